@@ -1,0 +1,1 @@
+//! Embedded SQS + SNS endpoint (issue 4).

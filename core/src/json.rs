@@ -77,7 +77,6 @@ pub fn parse_with_depth(input: &str, max_depth: usize) -> Result<Value, JsonErro
 }
 
 /// Cheap check used by the decoder: does this text look like a JSON object or array (after whitespace)?
-#[allow(dead_code)] // used by the decoder
 pub(crate) fn first_significant_byte(input: &str) -> Option<u8> {
     input
         .bytes()

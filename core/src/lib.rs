@@ -3,12 +3,20 @@
 //! A minimal, fault-tolerant framework for async task processing, event streaming and pattern matching over
 //! Amazon SQS and SNS, implementing the MEGA event protocol.
 //!
-//! - [`value`]: the value model of decoded payloads ([`Value`]).
-//! - [`json`]: JSON reading and writing for values (plain and tagged).
+//! - [`value`]: the value model of decoded payloads ([`Value`]), with exact [`Decimal`]s.
+//! - [`json`], [`bson`]: the two serialisations of maps.
+//! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
+//! - [`sns`]: SNS envelopes.
+//! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
 
+pub mod bson;
+pub mod codec;
 pub mod decimal;
+pub mod event;
 pub mod json;
+pub mod sns;
 pub mod value;
 
+pub use codec::{decode, encode, Content, ContentKind, Decoded, Encoding};
 pub use decimal::Decimal;
 pub use value::{Kind, Map, Value};

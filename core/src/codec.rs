@@ -247,6 +247,25 @@ pub enum DecodeError {
     InSnsMessage(Box<DecodeError>),
 }
 
+impl DecodeError {
+    /// A stable, language-neutral code for this error (used by the conformance vectors and the bindings):
+    /// `too_large`, `invalid_utf8`, `unknown_encoding`, `json`, `json_not_object`, `base64`, `bson`,
+    /// `invalid_event`; errors inside an SNS message keep the inner code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::InvalidUtf8 { .. } => "invalid_utf8",
+            DecodeError::UnknownEncoding(_) => "unknown_encoding",
+            DecodeError::Json(_) => "json",
+            DecodeError::JsonNotObject(_) => "json_not_object",
+            DecodeError::Base64 { .. } => "base64",
+            DecodeError::Bson(_) => "bson",
+            DecodeError::InvalidEvent(_) => "invalid_event",
+            DecodeError::InSnsMessage(inner) => inner.code(),
+        }
+    }
+}
+
 /// Decodes a body with default limits. `declared` is the value of the `mega.encoding` message attribute,
 /// when the message has one.
 pub fn decode(body: &str, declared: Option<&str>) -> Result<Decoded, DecodeError> {

@@ -118,12 +118,12 @@ pub fn decode_with_depth(bytes: &[u8], max_depth: usize) -> Result<Map, BsonErro
         depth: 0,
         max_depth,
         path: Vec::new(),
+        scratch: Vec::new(),
     };
-    let mut map = Map::default();
-    r.document_into(|k, v| {
-        map.insert(k, v);
-    })?;
-    Ok(map)
+    match r.document(false)? {
+        Value::Map(map) => Ok(map),
+        _ => unreachable!("document(false) reads a map"),
+    }
 }
 
 /// Quick check used by the decoder: could these bytes be a BSON document (size header matches, ends in NUL)?
@@ -139,6 +139,8 @@ struct Reader<'a> {
     depth: usize,
     max_depth: usize,
     path: Vec<String>,
+    /// Entries of the documents being read, innermost last: each map is built once, at its exact size.
+    scratch: Vec<(String, Value)>,
 }
 
 type RResult<T> = Result<T, BsonError>;
@@ -210,9 +212,9 @@ impl<'a> Reader<'a> {
             .map_err(|_| self.fail(BsonProblem::InvalidUtf8))
     }
 
-    /// Reads a document (header, elements, terminator) at the current position, handing each element to
-    /// `sink`.
-    fn document_into(&mut self, mut sink: impl FnMut(String, Value)) -> RResult<()> {
+    /// Reads a document (header, elements, terminator) at the current position, as a map, or as a list
+    /// when it is an array (whose keys are then ignored).
+    fn document(&mut self, array: bool) -> RResult<Value> {
         self.depth += 1;
         if self.depth > self.max_depth {
             return Err(self.fail(BsonProblem::TooDeep(self.max_depth)));
@@ -229,54 +231,63 @@ impl<'a> Reader<'a> {
         // Elements must not read past this document's end: bound the view.
         let outer = self.buf;
         self.buf = &outer[..end];
-        let result = (|| loop {
-            let tag = self.byte()?;
+        let base = self.scratch.len();
+        let mut list = Vec::new();
+        let result = loop {
+            let tag = match self.byte() {
+                Ok(t) => t,
+                Err(e) => break Err(e),
+            };
             if tag == 0 {
                 if self.pos != end {
-                    return Err(self.fail(BsonProblem::SizeMismatch {
+                    break Err(self.fail(BsonProblem::SizeMismatch {
                         declared: i64::from(size),
                         actual: self.pos - start,
                     }));
                 }
-                return Ok(());
+                break Ok(());
             }
-            let key = self.cstring()?.to_owned();
+            let key = match self.cstring() {
+                Ok(k) => k.to_owned(),
+                Err(e) => break Err(e),
+            };
             self.path.push(key);
-            let value = self.element(tag)?;
+            let value = match self.element(tag) {
+                Ok(v) => v,
+                Err(e) => break Err(e),
+            };
             let key = self.path.pop().expect("pushed above");
-            sink(key, value);
-        })();
+            if array {
+                list.push(value);
+            } else {
+                self.scratch.push((key, value));
+            }
+        };
         self.buf = outer;
-        if result.is_err() && self.pos >= end {
-            // Ran out of bytes inside this document: report it as a missing terminator.
-            return result.map_err(|mut e| {
-                if e.problem == BsonProblem::Truncated {
-                    e.problem = BsonProblem::MissingTerminator;
-                }
-                e
-            });
+        if let Err(mut e) = result {
+            // Ran out of bytes inside this document: the terminator is what is missing.
+            if e.problem == BsonProblem::Truncated && self.pos >= end {
+                e.problem = BsonProblem::MissingTerminator;
+            }
+            return Err(e);
         }
-        result?;
         self.depth -= 1;
-        Ok(())
+        if array {
+            return Ok(Value::List(list));
+        }
+        let mut map = Map::with_capacity_and_hasher(self.scratch.len() - base, Default::default());
+        for (k, v) in self.scratch.drain(base..) {
+            map.insert(k, v);
+        }
+        Ok(Value::Map(map))
     }
 
     fn element(&mut self, tag: u8) -> RResult<Value> {
         Ok(match tag {
             0x01 => Value::Float(f64::from_le_bytes(self.take(8)?.try_into().expect("8"))),
             0x02 | 0x0E => Value::String(self.string()?),
-            0x03 => {
-                let mut map = Map::default();
-                self.document_into(|k, v| {
-                    map.insert(k, v);
-                })?;
-                Value::Map(map)
-            }
-            0x04 => {
-                let mut list = Vec::new();
-                self.document_into(|_, v| list.push(v))?;
-                Value::List(list)
-            }
+            0x03 => self.document(false)?,
+            0x04 => self.document(true)?,
             0x05 => {
                 let len = self.i32()?;
                 if len < 0 {

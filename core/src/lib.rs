@@ -8,12 +8,17 @@
 //! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
 //! - [`sns`]: SNS envelopes.
 //! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
+//! - [`aws`], [`publish`] (feature `aws`, on by default): connecting to SQS/SNS and publishing.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod bson;
 pub mod codec;
 pub mod decimal;
 pub mod event;
 pub mod json;
+#[cfg(feature = "aws")]
+pub mod publish;
 pub mod sns;
 pub mod value;
 

@@ -1,0 +1,119 @@
+//! Test endpoints: real SQS/SNS HTTP servers started on loopback for the duration of a test.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqs_mega::aws::AwsSettings;
+
+/// The third-party moto server, started for one test and killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    /// Starts `$MEGA_MOTO_SERVER` (installed by `bash scripts/setup-moto.sh`) on a free loopback port.
+    pub fn start() -> Moto {
+        let bin = std::env::var("MEGA_MOTO_SERVER").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server");
+            if std::path::Path::new(local).exists() {
+                local.to_owned()
+            } else {
+                panic!("moto is not installed: run `bash scripts/setup-moto.sh` (scripts/test.sh does)")
+            }
+        });
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings::local(&self.url)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a queue and returns its URL.
+pub async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+) -> String {
+    let mut req = client.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        req = req.attributes(k.clone(), *v);
+    }
+    req.send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+/// Receives every message currently in the queue (with attributes), deleting them.
+pub async fn drain(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    expected: usize,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while all.len() < expected && Instant::now() < deadline {
+        let out = client
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        for m in out.messages() {
+            client
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .expect("DeleteMessage");
+            all.push(m.clone());
+        }
+    }
+    all
+}
+
+/// The `mega.encoding` attribute of a received message.
+pub fn declared_encoding(m: &aws_sdk_sqs::types::Message) -> Option<String> {
+    m.message_attributes()
+        .and_then(|a| a.get("mega.encoding"))
+        .and_then(|v| v.string_value())
+        .map(str::to_owned)
+}

@@ -174,6 +174,13 @@ impl Decoded {
         self.content.kind()
     }
 
+    /// Replaces the content (a transformed payload, say), keeping encoding and SNS metadata.
+    pub fn replace_content(&mut self, content: Content) {
+        let fresh = Decoded::new(content, self.encoding, self.declared);
+        self.content = fresh.content;
+        self.mega_value = fresh.mega_value;
+    }
+
     /// The value patterns match against: the canonical map of a MEGA event, or the data object. `None` for
     /// plaintext, binary and empty payloads.
     pub fn value(&self) -> Option<&Value> {

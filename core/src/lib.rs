@@ -8,7 +8,8 @@
 //! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
 //! - [`sns`]: SNS envelopes.
 //! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
-//! - [`aws`], [`publish`] (feature `aws`, on by default): connecting to SQS/SNS and publishing.
+//! - [`aws`], [`publish`], [`listen`] (feature `aws`, on by default): connecting to SQS/SNS, publishing, and
+//!   the listener.
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -17,6 +18,8 @@ pub mod codec;
 pub mod decimal;
 pub mod event;
 pub mod json;
+#[cfg(feature = "aws")]
+pub mod listen;
 #[cfg(feature = "aws")]
 pub mod publish;
 pub mod sns;

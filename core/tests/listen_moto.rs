@@ -1,0 +1,427 @@
+//! The listener through the real AWS SDK against the third-party moto server (small scenarios).
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use sqs_mega::codec::Content;
+use sqs_mega::event::PayloadBuilder;
+use sqs_mega::listen::{
+    Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ListenerError, ProcessStatus,
+    RetryPolicy, SqsListener, StatsSnapshot, Subscriber, SubscriberKind,
+};
+use sqs_mega::publish::{BatchEntry, PublishOptions, SqsPublisher};
+use sqs_mega::{value, Value};
+use support::{create_queue, drain, Moto};
+
+fn config(url: &str) -> ListenerConfig {
+    ListenerConfig {
+        wait_time_seconds: 1,
+        handle_signals: false,
+        retry: RetryPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        },
+        shutdown_grace: Duration::from_secs(10),
+        ..ListenerConfig::new(url)
+    }
+}
+
+/// Runs the listener until `done` says so (or 30 s pass), then shuts it down and returns its counters.
+async fn run_until(
+    listener: SqsListener,
+    done: impl Fn(&StatsSnapshot) -> bool,
+) -> Result<StatsSnapshot, ListenerError> {
+    let handle = listener.shutdown_handle();
+    let stats = listener.stats();
+    let task = tokio::spawn(async move { listener.listen().await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(&stats.snapshot()) && Instant::now() < deadline && !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown();
+    task.await.expect("listener task")
+}
+
+fn counting(counter: Arc<AtomicUsize>, status: ProcessStatus) -> Handler {
+    Handler::from_async(move |_m| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(status)
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "happy", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    let mut entries = Vec::new();
+    for i in 0..20 {
+        let event = PayloadBuilder::new()
+            .with_event([
+                ("name", value!("item.added")),
+                ("domain", value!("shopping_cart")),
+                ("quantity", value!(i)),
+            ])
+            .build()
+            .unwrap();
+        let mut e = BatchEntry::new(event);
+        e.options.binary_encoding = i % 2 == 0;
+        entries.push(e);
+    }
+    for i in 0..10 {
+        entries.push(BatchEntry::new(Content::Data(
+            value!({"type": "user_notification", "n": i}),
+        )));
+    }
+    assert!(publisher
+        .publish_batch(entries)
+        .await
+        .iter()
+        .all(Result::is_ok));
+
+    let events = Arc::new(AtomicUsize::new(0));
+    let big_quantity = Arc::new(AtomicUsize::new(0));
+    let data = Arc::new(AtomicUsize::new(0));
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(
+            Subscriber::new(
+                "ItemAdded",
+                SubscriberKind::Event,
+                counting(events.clone(), ProcessStatus::Done),
+            )
+            .with_pattern(|v: &Value| {
+                v.get_path("event.name").and_then(Value::as_str) == Some("item.added")
+            }),
+        )
+        .unwrap();
+    listener
+        .register_subscriber(
+            Subscriber::new(
+                "BigQuantity",
+                SubscriberKind::Event,
+                counting(big_quantity.clone(), ProcessStatus::Done),
+            )
+            .with_pattern(|v: &Value| {
+                v.get_path("event.attributes.quantity")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|q| q >= 15)
+            }),
+        )
+        .unwrap();
+    listener
+        .register_subscriber(Subscriber::new(
+            "Notifications",
+            SubscriberKind::Data,
+            counting(data.clone(), ProcessStatus::Done),
+        ))
+        .unwrap();
+    let dup = listener.register_subscriber(Subscriber::new(
+        "Notifications",
+        SubscriberKind::Data,
+        counting(data.clone(), ProcessStatus::Done),
+    ));
+    assert_eq!(
+        dup.unwrap_err(),
+        ListenerError::DuplicateSubscriber("Notifications".into())
+    );
+
+    let stats = run_until(listener, |s| s.deleted >= 30).await.unwrap();
+    assert_eq!(events.load(Ordering::SeqCst), 20);
+    assert_eq!(
+        big_quantity.load(Ordering::SeqCst),
+        5,
+        "quantities 15..19 match the second subscriber too"
+    );
+    assert_eq!(data.load(Ordering::SeqCst), 10);
+    assert_eq!(
+        (stats.received, stats.deleted, stats.dispatched),
+        (30, 30, 35)
+    );
+    assert!(drain(&client, &url, 1).await.is_empty(), "queue drained");
+    // Batched deletes: far fewer delete calls than messages.
+    assert!(stats.delete_calls < 15, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_messages_come_back_and_the_completion_store_skips_finished_subscribers() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "retry", &[]).await;
+    SqsPublisher::new(&settings, &url)
+        .await
+        .publish(
+            Content::Data(value!({"order_id": "o-1"})),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    let steady = Arc::new(AtomicUsize::new(0));
+    let flaky_calls = Arc::new(AtomicUsize::new(0));
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(100)));
+    listener
+        .register_subscriber(Subscriber::new(
+            "Steady",
+            SubscriberKind::Data,
+            counting(steady.clone(), ProcessStatus::Done),
+        ))
+        .unwrap();
+    let calls = flaky_calls.clone();
+    listener
+        .register_subscriber(Subscriber::new(
+            "Flaky",
+            SubscriberKind::Data,
+            Handler::from_blocking(move |m| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(
+                    m.receive_count as usize,
+                    n + 1,
+                    "receive count grows with each delivery"
+                );
+                match n {
+                    0 => Ok(ProcessStatus::RetryLater),
+                    1 => Err(HandlerError::retriable("database busy")),
+                    _ => Ok(ProcessStatus::Done),
+                }
+            }),
+        ))
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 1).await.unwrap();
+    assert_eq!(flaky_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        steady.load(Ordering::SeqCst),
+        1,
+        "Steady succeeded once and was skipped on redelivery"
+    );
+    assert_eq!(stats.skipped_completed, 2);
+    assert_eq!(
+        (stats.retry_later, stats.retriable_error, stats.retried),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_reach_the_dead_letter_queue() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let dlq = create_queue(&client, "poison-dlq", &[]).await;
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
+    let url = create_queue(
+        &client,
+        "poison",
+        &[(QueueAttributeName::RedrivePolicy, &redrive)],
+    )
+    .await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    publisher
+        .publish(
+            Content::Data(value!({"poison": true})),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    publisher
+        .publish(
+            Content::Data(value!({"poison": false})),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Picky",
+            SubscriberKind::Data,
+            Handler::from_async(|m| async move {
+                if m.value().and_then(|v| v.get("poison")) == Some(&Value::Bool(true)) {
+                    Err(HandlerError::retriable("cannot process this one"))
+                } else {
+                    Ok(ProcessStatus::Done)
+                }
+            }),
+        ))
+        .unwrap();
+    // Two failed receives, then a third receive attempt moves it to the DLQ.
+    let stats = run_until(listener, |s| {
+        s.deleted >= 1 && s.retriable_error >= 2 && s.receive_calls >= 6
+    })
+    .await
+    .unwrap();
+    assert_eq!(stats.deleted, 1);
+    let dead = drain(&client, &dlq, 1).await;
+    assert_eq!(dead.len(), 1, "the poison message is in the DLQ");
+    assert!(dead[0].body().unwrap().contains("\"poison\":true"));
+    assert!(drain(&client, &url, 1).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_a_fatal_error_and_the_listener_goes_on() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "panics", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    for i in 0..4 {
+        publisher
+            .publish(Content::Data(value!({"n": i})), &PublishOptions::default())
+            .await
+            .unwrap();
+    }
+    let ok = Arc::new(AtomicUsize::new(0));
+    let seen = ok.clone();
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Explodes",
+            SubscriberKind::Data,
+            Handler::from_blocking(move |m| {
+                if m.value().and_then(|v| v.get("n")) == Some(&Value::Int(1)) {
+                    panic!("boom");
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                Ok(ProcessStatus::Done)
+            }),
+        ))
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 4).await.unwrap();
+    assert_eq!(ok.load(Ordering::SeqCst), 3);
+    assert_eq!((stats.fatal_error, stats.done, stats.deleted), (1, 3, 4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_work_finish_and_deletes_it() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "graceful", &[]).await;
+    SqsPublisher::new(&settings, &url)
+        .await
+        .publish(
+            Content::Plaintext("slow job".into()),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(Mutex::new(false));
+    let (s, f) = (started.clone(), finished.clone());
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Slow",
+            SubscriberKind::Message,
+            Handler::from_async(move |_m| {
+                let (s, f) = (s.clone(), f.clone());
+                async move {
+                    s.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    *f.lock().unwrap() = true;
+                    Ok(ProcessStatus::Done)
+                }
+            }),
+        ))
+        .unwrap();
+    // Shut down as soon as the handler has started.
+    let stats = run_until(listener, |s| s.dispatched >= 1).await.unwrap();
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    assert!(
+        *finished.lock().unwrap(),
+        "listen() returned only after the handler finished"
+    );
+    assert_eq!(
+        stats.deleted, 1,
+        "and its message was deleted before returning"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_queue_stops_the_listener_with_a_clear_error() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let url = format!("{}/123456789012/missing", moto.url);
+    let listener = SqsListener::new(&settings, config(&url)).await;
+    let err = listener.listen().await.unwrap_err();
+    match &err {
+        ListenerError::Queue { queue_url, error } => {
+            assert_eq!(queue_url, &url);
+            assert!(!error.is_transient(), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("GetQueueAttributes"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_payloads_can_be_transformed_into_data_objects() {
+    use sqs_mega::listen::RawPolicy;
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "raw", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    publisher
+        .publish(
+            Content::Plaintext("order:42".into()),
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    publisher
+        .publish(Content::Binary(vec![1, 2, 3]), &PublishOptions::default())
+        .await
+        .unwrap();
+    let orders = Arc::new(Mutex::new(Vec::new()));
+    let seen = orders.clone();
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener.set_raw_policy(RawPolicy::Transform(Arc::new(|m| match m.content() {
+        Content::Plaintext(t) => t
+            .strip_prefix("order:")
+            .and_then(|n| n.parse::<i64>().ok())
+            .map(|n| value!({"order": n})),
+        _ => None,
+    })));
+    listener
+        .register_subscriber(
+            Subscriber::new(
+                "Orders",
+                SubscriberKind::Data,
+                Handler::from_blocking(move |m| {
+                    seen.lock()
+                        .unwrap()
+                        .push(m.value().unwrap().get("order").cloned());
+                    Ok(ProcessStatus::Done)
+                }),
+            )
+            .with_pattern(|v: &Value| v.get("order").is_some()),
+        )
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 2).await.unwrap();
+    assert_eq!(*orders.lock().unwrap(), vec![Some(Value::Int(42))]);
+    assert_eq!(
+        (stats.dispatched, stats.deleted),
+        (1, 2),
+        "the untransformable binary blob was deleted"
+    );
+}

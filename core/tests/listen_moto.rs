@@ -425,3 +425,126 @@ async fn raw_payloads_can_be_transformed_into_data_objects() {
         "the untransformable binary blob was deleted"
     );
 }
+
+/// A handler slower than the visibility timeout is not redelivered while it runs: the heartbeat extends it.
+/// The same run without the heartbeat shows the redelivery the heartbeat prevents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    for heartbeat in [true, false] {
+        let url = create_queue(&client, &format!("long-{heartbeat}"), &[]).await;
+        SqsPublisher::new(&settings, &url)
+            .await
+            .publish(
+                Content::Data(value!({"job": "long"})),
+                &PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let mut listener = SqsListener::new(
+            &settings,
+            ListenerConfig {
+                visibility_timeout: Some(2),
+                heartbeat,
+                ..config(&url)
+            },
+        )
+        .await;
+        listener
+            .register_subscriber(Subscriber::new(
+                "Long",
+                SubscriberKind::Data,
+                Handler::from_async(move |_m| {
+                    let c = c.clone();
+                    async move {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(5500)).await;
+                        Ok(ProcessStatus::Done)
+                    }
+                }),
+            ))
+            .unwrap();
+        let stats = run_until(listener, |s| s.deleted >= 1).await.unwrap();
+        if heartbeat {
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "{stats:?}");
+            assert!(stats.heartbeats >= 3, "{stats:?}");
+        } else {
+            assert!(
+                calls.load(Ordering::SeqCst) >= 2,
+                "without heartbeat the message comes back: {stats:?}"
+            );
+        }
+    }
+}
+
+/// FIFO: messages of a group are handled one at a time in order, also across a retry; groups in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(
+        &client,
+        "groups.fifo",
+        &[
+            (QueueAttributeName::FifoQueue, "true"),
+            (QueueAttributeName::ContentBasedDeduplication, "true"),
+        ],
+    )
+    .await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    let mut entries = Vec::new();
+    for seq in 0..5 {
+        for group in ["a", "b", "c"] {
+            let mut e = BatchEntry::new(Content::Data(value!({"group": group, "seq": seq})));
+            e.options.group_id = Some(group.into());
+            entries.push(e);
+        }
+    }
+    assert!(publisher
+        .publish_batch(entries)
+        .await
+        .iter()
+        .all(Result::is_ok));
+    let log = Arc::new(Mutex::new(Vec::<(String, i64)>::new()));
+    let failed_once = Arc::new(AtomicUsize::new(0));
+    let (l, f) = (log.clone(), failed_once.clone());
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Ordered",
+            SubscriberKind::Data,
+            Handler::from_async(move |m| {
+                let (l, f) = (l.clone(), f.clone());
+                async move {
+                    let v = m.value().unwrap();
+                    let group = v.get("group").and_then(Value::as_str).unwrap().to_owned();
+                    let seq = v.get("seq").and_then(Value::as_i64).unwrap();
+                    // b/2 fails the first time: b/3 and b/4 must wait for it.
+                    if group == "b" && seq == 2 && f.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return Ok(ProcessStatus::RetryLater);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    l.lock().unwrap().push((group, seq));
+                    Ok(ProcessStatus::Done)
+                }
+            }),
+        ))
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 15).await.unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 15, "{stats:?} {log:?}");
+    for group in ["a", "b", "c"] {
+        let seqs: Vec<i64> = log
+            .iter()
+            .filter(|(g, _)| g == group)
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(seqs, [0, 1, 2, 3, 4], "group {group}: {log:?}");
+    }
+    assert_eq!(failed_once.load(Ordering::SeqCst), 2, "b/2 ran twice");
+}

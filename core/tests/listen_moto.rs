@@ -548,3 +548,31 @@ async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
     }
     assert_eq!(failed_once.load(Ordering::SeqCst), 2, "b/2 ran twice");
 }
+
+/// An idle listener long-polls: on an empty queue it makes about one receive per wait time, not a busy loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_listener_long_polls_instead_of_spinning() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "idle", &[]).await;
+    let listener = SqsListener::new(
+        &settings,
+        ListenerConfig {
+            wait_time_seconds: 2,
+            ..config(&url)
+        },
+    )
+    .await;
+    let started = Instant::now();
+    let stats = run_until(listener, |_| false_after(started, Duration::from_secs(5)))
+        .await
+        .unwrap();
+    // 5 s of idling with 2 s long polls: 3 receives at most (a busy loop would make hundreds).
+    assert!((2..=4).contains(&stats.receive_calls), "{stats:?}");
+    assert_eq!(stats.received, 0);
+}
+
+fn false_after(start: Instant, d: Duration) -> bool {
+    start.elapsed() >= d
+}

@@ -1,5 +1,6 @@
-//! Crash recovery: a listener in a child process is killed with SIGKILL in the middle of its work; a second
-//! listener finishes it. Every message is processed at least once, and the queue ends empty.
+//! Listener processes under signals. Crash recovery: a listener in a child process is killed with SIGKILL in
+//! the middle of its work; a second listener finishes it. Graceful shutdown: SIGTERM lets the child finish
+//! its in-flight work, delete it, and exit cleanly, leaving the rest in the queue.
 
 mod support;
 
@@ -27,6 +28,17 @@ fn worker(
     log_path: &str,
     runtime: &tokio::runtime::Runtime,
 ) -> SqsListener {
+    worker_with(settings, queue_url, log_path, runtime, false, 100)
+}
+
+fn worker_with(
+    settings: &AwsSettings,
+    queue_url: &str,
+    log_path: &str,
+    runtime: &tokio::runtime::Runtime,
+    handle_signals: bool,
+    work_ms: u64,
+) -> SqsListener {
     let log_path = log_path.to_owned();
     let mut listener = runtime.block_on(SqsListener::new(
         settings,
@@ -34,7 +46,7 @@ fn worker(
             wait_time_seconds: 1,
             visibility_timeout: Some(3),
             max_in_flight: 10,
-            handle_signals: false,
+            handle_signals,
             ..ListenerConfig::new(queue_url)
         },
     ));
@@ -43,7 +55,7 @@ fn worker(
             "SideEffect",
             SubscriberKind::Data,
             Handler::from_blocking(move |m| {
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(work_ms));
                 let n = m
                     .value()
                     .and_then(|v| v.get("n"))
@@ -71,15 +83,25 @@ fn worker_process_entry_point() {
     let Ok(spec) = std::env::var(WORKER_ENV) else {
         return;
     };
-    let mut parts = spec.splitn(3, '|');
-    let (endpoint, queue_url, log_path) = (
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
+    let parts: Vec<&str> = spec.split('|').collect();
+    let (endpoint, queue_url, log_path) = (parts[0], parts[1], parts[2]);
+    let signals = parts.get(3) == Some(&"signals");
+    let work_ms = parts.get(4).and_then(|s| s.parse().ok()).unwrap_or(100);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = worker(&AwsSettings::local(endpoint), queue_url, log_path, &runtime);
-    let _ = runtime.block_on(listener.listen());
+    let listener = worker_with(
+        &AwsSettings::local(endpoint),
+        queue_url,
+        log_path,
+        &runtime,
+        signals,
+        work_ms,
+    );
+    let stats = runtime.block_on(listener.listen()).expect("listen");
+    // Tell the parent what the listener did, for the graceful shutdown scenario.
+    println!(
+        "STATS received={} deleted={} released={}",
+        stats.received, stats.deleted, stats.released
+    );
 }
 
 fn logged(path: &str) -> Vec<i64> {
@@ -179,5 +201,90 @@ fn crash_recovery_after_sigkill() {
     assert!(left.is_empty(), "queue empty at the end");
     // Messages in flight in the killed child were processed again: at-least-once, never lost.
     assert!(all.len() >= 40);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn graceful_shutdown_under_sigterm() {
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(settings.sqs_client());
+    let url = runtime.block_on(create_queue(&client, "sigterm", &[]));
+    let publisher = runtime.block_on(SqsPublisher::new(&settings, &url));
+    let entries: Vec<_> = (0..30)
+        .map(|n| BatchEntry::new(Content::Data(value!({"n": n}))))
+        .collect();
+    assert!(runtime
+        .block_on(publisher.publish_batch(entries))
+        .iter()
+        .all(Result::is_ok));
+    let dir = std::env::temp_dir().join(format!("mega-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("processed.log").to_str().unwrap().to_owned();
+
+    // Each message takes 1.5 s: SIGTERM arrives while a batch is in flight.
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "worker_process_entry_point",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(
+            WORKER_ENV,
+            format!("{}|{}|{}|signals|1500", moto.url, url, log),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the child is working (its first message is done; more are in flight), then SIGTERM.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logged(&log).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the child never processed anything"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the child exits cleanly after SIGTERM: {:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("STATS"))
+        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
+    let field = |name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let processed = logged(&log);
+    // In-flight work finished and was deleted; nothing else was touched.
+    assert!(field("received") > 0);
+    assert_eq!(field("deleted") as usize, processed.len(), "{line}");
+    assert_eq!(
+        field("received"),
+        field("deleted"),
+        "every received message finished: {line}"
+    );
+    // The rest is still in the queue, visible, for the next consumer: nothing lost, nothing duplicated.
+    let rest = runtime.block_on(support::drain(&client, &url, 30 - processed.len()));
+    assert_eq!(rest.len() + processed.len(), 30);
     std::fs::remove_dir_all(dir).ok();
 }

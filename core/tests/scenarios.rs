@@ -264,3 +264,120 @@ async fn side_effects_survive_a_crash_between_effect_and_delete() {
     );
     assert_eq!((stats.received, stats.deleted), (9, 6), "{stats:?}");
 }
+
+/// SNS fan-out: one topic, two queues (one enveloped, one raw), JSON and BSON MEGA events; each queue's
+/// listener matches and processes every event, with SNS metadata where the envelope carried it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_fan_out_to_enveloped_and_raw_queues() {
+    use sqs_mega::event::PayloadBuilder;
+    use sqs_mega::publish::{PublishOptions, SnsPublisher};
+    let moto = Moto::start();
+    let settings = moto.settings();
+    let sqs = settings.sqs_client().await;
+    let sns = settings.sns_client().await;
+    let topic_arn = sns
+        .create_topic()
+        .name("carts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let mut queues = Vec::new();
+    for (name, raw) in [("fan-enveloped", false), ("fan-raw", true)] {
+        let url = create_queue(&sqs, name, &[]).await;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone();
+        let sub = sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .send()
+            .await
+            .unwrap();
+        if raw {
+            sns.set_subscription_attributes()
+                .subscription_arn(sub.subscription_arn().unwrap())
+                .attribute_name("RawMessageDelivery")
+                .attribute_value("true")
+                .send()
+                .await
+                .unwrap();
+        }
+        queues.push((url, raw));
+    }
+    let publisher = SnsPublisher::new(&settings, &topic_arn).await;
+    for i in 0..6 {
+        let event = PayloadBuilder::new()
+            .with_event([
+                ("name", value!("item.added")),
+                ("domain", value!("shopping_cart")),
+                ("quantity", value!(i)),
+            ])
+            .build()
+            .unwrap();
+        let options = PublishOptions {
+            binary_encoding: i % 2 == 1,
+            subject: Some("cart".into()),
+            ..Default::default()
+        };
+        publisher.publish(event, &options).await.unwrap();
+    }
+    for (url, raw) in queues {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        listener
+            .register_subscriber(
+                Subscriber::new(
+                    "ItemAdded",
+                    SubscriberKind::Event,
+                    Handler::from_blocking(move |m| {
+                        let q = m.event().unwrap().event.attributes["quantity"]
+                            .as_i64()
+                            .unwrap();
+                        s.lock().unwrap().push((
+                            q,
+                            m.decoded.sns.as_ref().map(|x| x.topic_arn.clone()),
+                            m.decoded.encoding,
+                        ));
+                        Ok(ProcessStatus::Done)
+                    }),
+                )
+                .with_pattern(|v: &Value| {
+                    v.get_path("event.domain").and_then(Value::as_str) == Some("shopping_cart")
+                }),
+            )
+            .unwrap();
+        let stats = run_until(listener, |s| s.deleted >= 6).await;
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort_by_key(|(q, _, _)| *q);
+        assert_eq!(seen.len(), 6, "{url}: {stats:?}");
+        for (q, topic, encoding) in seen {
+            assert_eq!(
+                topic.is_some(),
+                !raw,
+                "{url}: SNS metadata only through the envelope"
+            );
+            if let Some(t) = topic {
+                assert_eq!(t, topic_arn);
+            }
+            let expected = if q % 2 == 1 {
+                sqs_mega::codec::Encoding::Bson
+            } else {
+                sqs_mega::codec::Encoding::Json
+            };
+            assert_eq!(encoding, Some(expected), "{url}: event {q}");
+        }
+    }
+}

@@ -8,9 +8,11 @@
 //! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
 //! - [`sns`]: SNS envelopes.
 //! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
-//! - [`aws`], [`publish`], [`listen`] (feature `aws`, on by default): connecting to SQS/SNS, publishing, and
-//!   the listener.
+//! - [`aws`], [`publish`], [`listen`], [`admin`] (feature `aws`, on by default): connecting to SQS/SNS,
+//!   publishing, the listener, dead-letter queue redrive.
 
+#[cfg(feature = "aws")]
+pub mod admin;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod bson;

@@ -107,7 +107,10 @@ pub async fn redrive_tasks(
 }
 
 /// Cancels a running move task; returns how many messages it had moved.
-pub async fn cancel_redrive(client: &aws_sdk_sqs::Client, task_handle: &str) -> Result<i64, AwsError> {
+pub async fn cancel_redrive(
+    client: &aws_sdk_sqs::Client,
+    task_handle: &str,
+) -> Result<i64, AwsError> {
     let out = client
         .cancel_message_move_task()
         .task_handle(task_handle)

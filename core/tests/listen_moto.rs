@@ -11,40 +11,11 @@ use sqs_mega::codec::Content;
 use sqs_mega::event::PayloadBuilder;
 use sqs_mega::listen::{
     Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ListenerError, ProcessStatus,
-    RetryPolicy, SqsListener, StatsSnapshot, Subscriber, SubscriberKind,
+    SqsListener, Subscriber, SubscriberKind,
 };
 use sqs_mega::publish::{BatchEntry, PublishOptions, SqsPublisher};
 use sqs_mega::{value, Value};
-use support::{create_queue, drain, Moto};
-
-fn config(url: &str) -> ListenerConfig {
-    ListenerConfig {
-        wait_time_seconds: 1,
-        handle_signals: false,
-        retry: RetryPolicy {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        },
-        shutdown_grace: Duration::from_secs(10),
-        ..ListenerConfig::new(url)
-    }
-}
-
-/// Runs the listener until `done` says so (or 30 s pass), then shuts it down and returns its counters.
-async fn run_until(
-    listener: SqsListener,
-    done: impl Fn(&StatsSnapshot) -> bool,
-) -> Result<StatsSnapshot, ListenerError> {
-    let handle = listener.shutdown_handle();
-    let stats = listener.stats();
-    let task = tokio::spawn(async move { listener.listen().await });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done(&stats.snapshot()) && Instant::now() < deadline && !task.is_finished() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    handle.shutdown();
-    task.await.expect("listener task")
-}
+use support::{create_queue, drain, listener_config as config, queue_with_dlq, run_until, Moto};
 
 fn counting(counter: Arc<AtomicUsize>, status: ProcessStatus) -> Handler {
     Handler::from_async(move |_m| {
@@ -216,24 +187,7 @@ async fn poison_messages_reach_the_dead_letter_queue() {
     let moto = Moto::start();
     let settings = moto.settings();
     let client = settings.sqs_client().await;
-    let dlq = create_queue(&client, "poison-dlq", &[]).await;
-    let dlq_arn = client
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
-    let url = create_queue(
-        &client,
-        "poison",
-        &[(QueueAttributeName::RedrivePolicy, &redrive)],
-    )
-    .await;
+    let (url, dlq) = queue_with_dlq(&client, "poison", 2).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
     publisher
         .publish(

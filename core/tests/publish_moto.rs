@@ -9,7 +9,7 @@ use sqs_mega::publish::{
     Attribute, BatchEntry, PublishError, PublishOptions, SnsPublisher, SqsPublisher,
 };
 use sqs_mega::{value, Value};
-use support::{create_queue, declared_encoding, drain, Moto};
+use support::{create_queue, declared_encoding, drain, subscribe_queue, Moto};
 
 fn event() -> sqs_mega::event::Payload {
     PayloadBuilder::new()
@@ -183,33 +183,7 @@ async fn sns_notifications_arrive_enveloped_or_raw_and_decode() {
     let mut queues = Vec::new();
     for (name, raw) in [("enveloped", false), ("raw", true)] {
         let url = create_queue(&sqs, name, &[]).await;
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
-        let sub = sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(arn)
-            .send()
-            .await
-            .unwrap();
-        if raw {
-            sns.set_subscription_attributes()
-                .subscription_arn(sub.subscription_arn().unwrap())
-                .attribute_name("RawMessageDelivery")
-                .attribute_value("true")
-                .send()
-                .await
-                .unwrap();
-        }
+        subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
         queues.push((url, raw));
     }
     let publisher = SnsPublisher::new(&settings, &topic_arn).await;

@@ -104,6 +104,24 @@ fn worker_process_entry_point() {
     );
 }
 
+/// Starts the worker in a child process: this test binary, re-run on its entry point.
+/// `spec` is `endpoint|queue_url|log_path[|signals[|work_ms]]`.
+fn spawn_worker(spec: &str, stdout: Stdio) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "worker_process_entry_point",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(WORKER_ENV, spec)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn logged(path: &str) -> Vec<i64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -134,19 +152,7 @@ fn crash_recovery_after_sigkill() {
     let log = log.to_str().unwrap().to_owned();
 
     // 1. A listener in a child process, killed with SIGKILL once it has done some of the work.
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "worker_process_entry_point",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(WORKER_ENV, format!("{}|{}|{}", moto.url, url, log))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_worker(&format!("{}|{}|{}", moto.url, url, log), Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(60);
     while logged(&log).len() < 12 {
         assert!(Instant::now() < deadline, "the child made no progress");
@@ -224,22 +230,10 @@ fn graceful_shutdown_under_sigterm() {
     let log = dir.join("processed.log").to_str().unwrap().to_owned();
 
     // Each message takes 1.5 s: SIGTERM arrives while a batch is in flight.
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "worker_process_entry_point",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(
-            WORKER_ENV,
-            format!("{}|{}|{}|signals|1500", moto.url, url, log),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_worker(
+        &format!("{}|{}|{}|signals|1500", moto.url, url, log),
+        Stdio::piped(),
+    );
     // Wait until the child is working (its first message is done; more are in flight), then SIGTERM.
     let deadline = Instant::now() + Duration::from_secs(30);
     while logged(&log).is_empty() {

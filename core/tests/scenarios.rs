@@ -5,67 +5,21 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use sqs_mega::codec::Content;
 use sqs_mega::listen::{
-    Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ProcessStatus, RetryPolicy,
-    SqsListener, StatsSnapshot, Subscriber, SubscriberKind,
+    Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ProcessStatus, SqsListener,
+    StatsSnapshot, Subscriber, SubscriberKind,
 };
 use sqs_mega::publish::{BatchEntry, SqsPublisher};
 use sqs_mega::{value, Value};
-use support::{create_queue, drain, Moto};
-
-fn config(url: &str) -> ListenerConfig {
-    ListenerConfig {
-        wait_time_seconds: 1,
-        handle_signals: false,
-        retry: RetryPolicy {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        },
-        ..ListenerConfig::new(url)
-    }
-}
+use support::{
+    create_queue, drain, listener_config as config, queue_with_dlq, subscribe_queue, Moto,
+};
 
 async fn run_until(listener: SqsListener, done: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
-    let handle = listener.shutdown_handle();
-    let stats = listener.stats();
-    let task = tokio::spawn(async move { listener.listen().await });
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !done(&stats.snapshot()) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    handle.shutdown();
-    task.await.unwrap().unwrap()
-}
-
-async fn dlq_queue(
-    client: &aws_sdk_sqs::Client,
-    name: &str,
-    max_receives: u32,
-) -> (String, String) {
-    let dlq = create_queue(client, &format!("{name}-dlq"), &[]).await;
-    let dlq_arn = client
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let redrive =
-        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
-    let url = create_queue(
-        client,
-        name,
-        &[(QueueAttributeName::RedrivePolicy, &redrive)],
-    )
-    .await;
-    (url, dlq)
+    support::run_until(listener, done).await.unwrap()
 }
 
 /// Batches of 10 mixing good and poison messages: good ones are deleted individually, poison ones are
@@ -75,7 +29,7 @@ async fn partial_batch_failure() {
     let moto = Moto::start();
     let settings = moto.settings();
     let client = settings.sqs_client().await;
-    let (url, dlq) = dlq_queue(&client, "partial", 2).await;
+    let (url, dlq) = queue_with_dlq(&client, "partial", 2).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
     let entries: Vec<_> = (0..20)
         .map(|n| BatchEntry::new(Content::Data(value!({"n": n, "poison": (n % 7 == 3)}))))
@@ -287,33 +241,7 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
     let mut queues = Vec::new();
     for (name, raw) in [("fan-enveloped", false), ("fan-raw", true)] {
         let url = create_queue(&sqs, name, &[]).await;
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
-        let sub = sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(arn)
-            .send()
-            .await
-            .unwrap();
-        if raw {
-            sns.set_subscription_attributes()
-                .subscription_arn(sub.subscription_arn().unwrap())
-                .attribute_name("RawMessageDelivery")
-                .attribute_value("true")
-                .send()
-                .await
-                .unwrap();
-        }
+        subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
         queues.push((url, raw));
     }
     let publisher = SnsPublisher::new(&settings, &topic_arn).await;

@@ -209,10 +209,9 @@ impl ShutdownHandle {
 type KeyFn = Arc<dyn Fn(&Message) -> Option<String> + Send + Sync>;
 type ClassifyFn = Arc<dyn Fn(&HandlerError) -> bool + Send + Sync>;
 
-/// Long-polls one SQS queue and dispatches its messages to subscribers.
-pub struct SqsListener {
-    client: aws_sdk_sqs::Client,
-    config: ListenerConfig,
+/// Who gets a message and what happens to the ones nobody takes.
+#[derive(Clone, Default)]
+struct Rules {
     subscribers: Vec<Arc<Subscriber>>,
     unmatched: UnmatchedPolicy,
     raw: RawPolicy,
@@ -220,6 +219,13 @@ pub struct SqsListener {
     store: Option<Arc<dyn CompletionStore>>,
     idempotency_key: Option<KeyFn>,
     classify: Option<ClassifyFn>,
+}
+
+/// Long-polls one SQS queue and dispatches its messages to subscribers.
+pub struct SqsListener {
+    client: aws_sdk_sqs::Client,
+    config: ListenerConfig,
+    rules: Rules,
     stats: Arc<Stats>,
     stop: CancellationToken,
 }
@@ -234,13 +240,7 @@ impl SqsListener {
         SqsListener {
             client,
             config,
-            subscribers: Vec::new(),
-            unmatched: UnmatchedPolicy::default(),
-            raw: RawPolicy::default(),
-            invalid: InvalidPolicy::default(),
-            store: None,
-            idempotency_key: None,
-            classify: None,
+            rules: Rules::default(),
             stats: Arc::new(Stats::default()),
             stop: CancellationToken::new(),
         }
@@ -252,32 +252,37 @@ impl SqsListener {
 
     /// Registers a subscriber. A name can be registered once.
     pub fn register_subscriber(&mut self, subscriber: Subscriber) -> Result<(), ListenerError> {
-        if self.subscribers.iter().any(|s| s.name == subscriber.name) {
+        if self
+            .rules
+            .subscribers
+            .iter()
+            .any(|s| s.name == subscriber.name)
+        {
             return Err(ListenerError::DuplicateSubscriber(subscriber.name));
         }
-        self.subscribers.push(Arc::new(subscriber));
+        self.rules.subscribers.push(Arc::new(subscriber));
         Ok(())
     }
 
     pub fn subscribers(&self) -> impl Iterator<Item = &Subscriber> {
-        self.subscribers.iter().map(|s| s.as_ref())
+        self.rules.subscribers.iter().map(|s| s.as_ref())
     }
 
     pub fn set_unmatched_policy(&mut self, policy: UnmatchedPolicy) {
-        self.unmatched = policy;
+        self.rules.unmatched = policy;
     }
 
     pub fn set_raw_policy(&mut self, policy: RawPolicy) {
-        self.raw = policy;
+        self.rules.raw = policy;
     }
 
     pub fn set_invalid_policy(&mut self, policy: InvalidPolicy) {
-        self.invalid = policy;
+        self.rules.invalid = policy;
     }
 
     /// Skip subscribers that already succeeded for a message when it comes back (see [`CompletionStore`]).
     pub fn set_completion_store(&mut self, store: Arc<dyn CompletionStore>) {
-        self.store = Some(store);
+        self.rules.store = Some(store);
     }
 
     /// The key the completion store remembers a message by: a business key (an order id) instead of the
@@ -287,7 +292,7 @@ impl SqsListener {
         &mut self,
         key: impl Fn(&Message) -> Option<String> + Send + Sync + 'static,
     ) {
-        self.idempotency_key = Some(Arc::new(key));
+        self.rules.idempotency_key = Some(Arc::new(key));
     }
 
     /// Decides which handler errors are retriable beyond those the handler marked so (like the seed's
@@ -296,7 +301,7 @@ impl SqsListener {
         &mut self,
         classify: impl Fn(&HandlerError) -> bool + Send + Sync + 'static,
     ) {
-        self.classify = Some(Arc::new(classify));
+        self.rules.classify = Some(Arc::new(classify));
     }
 
     /// A handle that stops the listener gracefully.
@@ -352,24 +357,17 @@ impl SqsListener {
         let (delete_tx, delete_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             client: self.client.clone(),
-            queue_url: self.config.queue_url.clone(),
             config: self.config.clone(),
             fifo,
             visibility,
-            subscribers: self.subscribers.clone(),
-            unmatched: self.unmatched.clone(),
-            raw: self.raw.clone(),
-            invalid: self.invalid,
-            store: self.store.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            classify: self.classify.clone(),
+            rules: self.rules.clone(),
             stats: self.stats.clone(),
             deletes: delete_tx,
             soft_stop: soft_stop.clone(),
             hard_stop: hard_stop.clone(),
             fatal: Mutex::new(None),
         });
-        info!(queue_url = %shared.queue_url, fifo, visibility, subscribers = shared.subscribers.len(), "listening");
+        info!(queue_url = %shared.config.queue_url, fifo, visibility, subscribers = shared.rules.subscribers.len(), "listening");
         let deleter = tokio::spawn(run_deleter(shared.clone(), delete_rx));
         let permits = Arc::new(Semaphore::new(self.config.max_in_flight));
         let tracker = TaskTracker::new();
@@ -442,17 +440,10 @@ async fn shutdown_signal() {
 /// What every task of one `listen()` shares.
 struct Shared {
     client: aws_sdk_sqs::Client,
-    queue_url: String,
     config: ListenerConfig,
     fifo: bool,
     visibility: i32,
-    subscribers: Vec<Arc<Subscriber>>,
-    unmatched: UnmatchedPolicy,
-    raw: RawPolicy,
-    invalid: InvalidPolicy,
-    store: Option<Arc<dyn CompletionStore>>,
-    idempotency_key: Option<KeyFn>,
-    classify: Option<ClassifyFn>,
+    rules: Rules,
     stats: Arc<Stats>,
     deletes: mpsc::UnboundedSender<DeleteCmd>,
     /// Shutdown began: stop receiving.
@@ -488,7 +479,7 @@ async fn poll(shared: Arc<Shared>, permits: Arc<Semaphore>, tracker: TaskTracker
         let request = shared
             .client
             .receive_message()
-            .queue_url(&shared.queue_url)
+            .queue_url(&shared.config.queue_url)
             .max_number_of_messages(taken.len() as i32)
             .wait_time_seconds(shared.config.wait_time_seconds)
             .visibility_timeout(shared.visibility)
@@ -605,7 +596,7 @@ async fn process_one(
             }
             Err((receive_count, error)) => {
                 Stats::add(&shared.stats.invalid, 1);
-                match shared.invalid {
+                match shared.rules.invalid {
                     InvalidPolicy::Keep => {
                         warn!(%error, receive_count, "undecodable message kept for retry / the dead-letter queue");
                         Outcome::Retry
@@ -700,7 +691,7 @@ async fn run_with_heartbeat(shared: &Arc<Shared>, message: &Arc<Message>) -> Out
                 Stats::add(&shared.stats.heartbeats, 1);
                 Stats::add(&shared.stats.visibility_calls, 1);
                 let r = shared.client.change_message_visibility()
-                    .queue_url(&shared.queue_url)
+                    .queue_url(&shared.config.queue_url)
                     .receipt_handle(&message.receipt_handle)
                     .visibility_timeout(shared.visibility)
                     .send().await;
@@ -722,6 +713,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         return Outcome::Delete;
     }
     let mut matched: Vec<&Arc<Subscriber>> = shared
+        .rules
         .subscribers
         .iter()
         .filter(|s| s.wants(&message))
@@ -733,7 +725,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             codec::ContentKind::Plaintext | codec::ContentKind::Binary
         )
     {
-        match &shared.raw {
+        match &shared.rules.raw {
             RawPolicy::Delete => {
                 info!(
                     kind = content_kind.as_str(),
@@ -756,6 +748,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
                     m.decoded.replace_content(Content::Data(value));
                     message = Arc::new(m);
                     matched = shared
+                        .rules
                         .subscribers
                         .iter()
                         .filter(|s| s.wants(&message))
@@ -770,7 +763,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
     }
     if matched.is_empty() {
         Stats::add(&shared.stats.unmatched, 1);
-        return match &shared.unmatched {
+        return match &shared.rules.unmatched {
             UnmatchedPolicy::Delete => {
                 info!("no subscriber matched: deleted");
                 Outcome::Delete
@@ -790,6 +783,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         };
     }
     let key = shared
+        .rules
         .idempotency_key
         .as_ref()
         .and_then(|f| f(&message))
@@ -798,7 +792,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         let message = message.clone();
         let key = key.clone();
         async move {
-            if let Some(store) = &shared.store {
+            if let Some(store) = &shared.rules.store {
                 if store.is_completed(&key, &s.name).await {
                     Stats::add(&shared.stats.skipped_completed, 1);
                     debug!(subscriber = %s.name, "already completed: skipped");
@@ -807,7 +801,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             }
             let status = run_handler(shared, &s.name, &s.handler, &message).await;
             if status.is_final() {
-                if let Some(store) = &shared.store {
+                if let Some(store) = &shared.rules.store {
                     store.mark_completed(&key, &s.name).await;
                 }
             }
@@ -882,7 +876,8 @@ async fn run_handler(
     let status = match result {
         Ok(Ok(status)) => status,
         Ok(Err(error)) => {
-            let retriable = error.retriable || shared.classify.as_ref().is_some_and(|c| c(&error));
+            let retriable =
+                error.retriable || shared.rules.classify.as_ref().is_some_and(|c| c(&error));
             warn!(subscriber = name, %error, retriable, "handler failed");
             if retriable {
                 ProcessStatus::RetriableError
@@ -943,7 +938,7 @@ async fn change_visibility(shared: &Arc<Shared>, receipt: &str, seconds: i32) {
     if let Err(e) = shared
         .client
         .change_message_visibility()
-        .queue_url(&shared.queue_url)
+        .queue_url(&shared.config.queue_url)
         .receipt_handle(receipt)
         .visibility_timeout(seconds)
         .send()
@@ -1007,7 +1002,7 @@ async fn delete_batch(shared: &Arc<Shared>, handles: Vec<String>) {
         let result = shared
             .client
             .delete_message_batch()
-            .queue_url(&shared.queue_url)
+            .queue_url(&shared.config.queue_url)
             .set_entries(Some(entries))
             .send()
             .await;
@@ -1070,7 +1065,7 @@ async fn release_batch(shared: &Arc<Shared>, handles: &[String]) {
         if let Err(e) = shared
             .client
             .change_message_visibility_batch()
-            .queue_url(&shared.queue_url)
+            .queue_url(&shared.config.queue_url)
             .set_entries(Some(entries))
             .send()
             .await

@@ -117,3 +117,84 @@ pub fn declared_encoding(m: &aws_sdk_sqs::types::Message) -> Option<String> {
         .and_then(|v| v.string_value())
         .map(str::to_owned)
 }
+
+/// A listener configuration for tests: short long polls, 1 s retries, no signal handling.
+pub fn listener_config(url: &str) -> sqs_mega::listen::ListenerConfig {
+    sqs_mega::listen::ListenerConfig {
+        wait_time_seconds: 1,
+        handle_signals: false,
+        retry: sqs_mega::listen::RetryPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        },
+        shutdown_grace: Duration::from_secs(10),
+        ..sqs_mega::listen::ListenerConfig::new(url)
+    }
+}
+
+/// Runs the listener until `done` says so (or 40 s pass), shuts it down, and returns how `listen` ended.
+pub async fn run_until(
+    listener: sqs_mega::listen::SqsListener,
+    done: impl Fn(&sqs_mega::listen::StatsSnapshot) -> bool,
+) -> Result<sqs_mega::listen::StatsSnapshot, sqs_mega::listen::ListenerError> {
+    let handle = listener.shutdown_handle();
+    let stats = listener.stats();
+    let task = tokio::spawn(async move { listener.listen().await });
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !done(&stats.snapshot()) && Instant::now() < deadline && !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown();
+    task.await.expect("listener task")
+}
+
+/// Creates a queue whose redrive policy sends messages to a new dead-letter queue after `max_receives`.
+/// Returns (queue URL, dead-letter queue URL).
+pub async fn queue_with_dlq(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receives: u32,
+) -> (String, String) {
+    let dlq = create_queue(client, &format!("{name}-dlq"), &[]).await;
+    let dlq_arn = sqs_mega::admin::queue_arn(client, &dlq).await.unwrap();
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+    let url = create_queue(
+        client,
+        name,
+        &[(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            &redrive,
+        )],
+    )
+    .await;
+    (url, dlq)
+}
+
+/// Subscribes a queue to a topic, with raw message delivery when `raw`.
+pub async fn subscribe_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_url: &str,
+    raw: bool,
+) {
+    let arn = sqs_mega::admin::queue_arn(sqs, queue_url).await.unwrap();
+    let sub = sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    if raw {
+        sns.set_subscription_attributes()
+            .subscription_arn(sub.subscription_arn().unwrap())
+            .attribute_name("RawMessageDelivery")
+            .attribute_value("true")
+            .send()
+            .await
+            .expect("SetSubscriptionAttributes");
+    }
+}

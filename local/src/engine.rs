@@ -44,6 +44,7 @@ pub struct Engine {
     tasks: Mutex<Vec<Arc<MoveTask>>>,
     pub(crate) sns: Mutex<crate::sns::SnsState>,
     compacting: AtomicBool,
+    clock_offset_ms: AtomicU64,
 }
 
 fn get_str<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -260,6 +261,7 @@ impl Engine {
             tasks: Mutex::new(Vec::new()),
             sns: Mutex::new(crate::sns::SnsState::default()),
             compacting: AtomicBool::new(false),
+            clock_offset_ms: AtomicU64::new(0),
         };
         if let Some(dir) = data_dir {
             let records = Wal::load(dir)?;
@@ -270,6 +272,25 @@ impl Engine {
             engine.wal = Some(Wal::create(dir, &snapshot, fsync)?);
         }
         Ok(Arc::new(engine))
+    }
+
+    /// The engine's clock (ms since the epoch): wall time plus [`Engine::advance_clock`].
+    pub fn now(&self) -> u64 {
+        now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the engine's clock forward (tests: visibility timeouts, delays, retention and
+    /// the deduplication window without sleeping). Also `POST /_mega/clock/advance?ms=N`.
+    pub fn advance_clock(&self, ms: u64) {
+        self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
+        for q in self
+            .queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            q.notify.notify_waiters();
+        }
     }
 
     pub fn queue_arn(&self, name: &str) -> String {
@@ -568,7 +589,7 @@ impl Engine {
         }
         let mut a = QueueAttrs::default();
         a.apply(&attrs, fifo, true)?;
-        let created = now_ms() / 1000;
+        let created = self.now() / 1000;
         let inc = crate::util::random_u64();
         let q = self.new_queue(name, inc, a, tags.clone(), created);
         self.log(&[Record::Queue {
@@ -711,7 +732,7 @@ impl Engine {
         let q = self.queue_by_url(req_str(input, "QueueUrl")?)?;
         let names = str_list(input, "AttributeNames");
         let mut g = q.lock();
-        g.tick(now_ms());
+        g.tick(self.now());
         let all = self.queue_attributes(&q, &g);
         let mut out = Map::new();
         for n in &names {
@@ -745,7 +766,7 @@ impl Engine {
             created: g.created_s,
         }])?;
         g.attrs = a;
-        g.modified_s = now_ms() / 1000;
+        g.modified_s = self.now() / 1000;
         drop(g);
         q.notify.notify_waiters();
         Ok(json!({}))
@@ -766,7 +787,7 @@ impl Engine {
 
     /// Sends one message (used by SendMessage, SNS delivery and tests).
     pub fn send(&self, q: &Queue, nm: NewMessage) -> Result<SendResult, ApiError> {
-        let now = now_ms();
+        let now = self.now();
         let mut g = q.lock();
         g.tick(now);
         g.next_seq = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -844,7 +865,7 @@ impl Engine {
         if total > max {
             return Err(ApiError::batch_request_too_long(max));
         }
-        let now = now_ms();
+        let now = self.now();
         let mut ok = Vec::new();
         let mut failed = Vec::new();
         let mut records = Vec::new();
@@ -921,13 +942,13 @@ impl Engine {
                 vis_in.map_or(g.attrs.visibility_timeout, |v| v as u32),
             )
         };
-        let deadline = now_ms() + wait as u64 * 1000;
+        let deadline = self.now() + wait as u64 * 1000;
         loop {
             let notified = q.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let (got, next_timer) = self.receive_once(&q, max as usize, vis)?;
-            let now = now_ms();
+            let now = self.now();
             if !got.is_empty() || now >= deadline || self.get_queue(&q.name).is_none() {
                 let msgs: Vec<Value> = got
                     .iter()
@@ -952,7 +973,7 @@ impl Engine {
         max: usize,
         vis: u32,
     ) -> Result<(Vec<Received>, Option<u64>), ApiError> {
-        let now = now_ms();
+        let now = self.now();
         let anomalous = self.any_anomaly.load(Ordering::Acquire);
         let mut g = q.lock();
         let (got, dead) = if anomalous && !q.fifo {
@@ -1074,7 +1095,7 @@ impl Engine {
         }
         let woke = q
             .lock()
-            .change_visibility(q.incarnation, h, t as u32, now_ms())?;
+            .change_visibility(q.incarnation, h, t as u32, self.now())?;
         if woke {
             q.notify.notify_waiters();
         }
@@ -1087,7 +1108,7 @@ impl Engine {
         let mut ok = Vec::new();
         let mut failed = Vec::new();
         let mut woke = false;
-        let now = now_ms();
+        let now = self.now();
         let mut g = q.lock();
         for e in &entries {
             let id = get_str(e, "Id").unwrap_or("");
@@ -1251,7 +1272,7 @@ impl Engine {
             source_arn,
             dest_arn,
             rate: rate.map(|r| r as u64),
-            started_ms: now_ms(),
+            started_ms: self.now(),
             to_move,
             moved: AtomicU64::new(0),
             cancel: AtomicBool::new(false),
@@ -1296,7 +1317,7 @@ impl Engine {
                 None => 10,
             }
             .min(task.to_move - moved) as usize;
-            let now = now_ms();
+            let now = self.now();
             let msgs = src.lock().take_ready(batch, now);
             if msgs.is_empty() {
                 if src.lock().n_inflight + src.lock().n_delayed == 0 {

@@ -82,7 +82,13 @@ pub(crate) async fn handle(
         }
     };
     if let Some(rest) = path.strip_prefix("/_mega/") {
-        return Ok(admin(&engine, method.as_str(), rest, &body));
+        return Ok(admin(
+            &engine,
+            method.as_str(),
+            rest,
+            query.as_deref(),
+            &body,
+        ));
     }
     if let Some(t) = target {
         let op = t.strip_prefix("AmazonSQS.").unwrap_or(&t).to_string();
@@ -131,10 +137,24 @@ pub(crate) async fn handle(
     ))))
 }
 
-fn admin(engine: &Engine, method: &str, rest: &str, body: &[u8]) -> Resp {
+fn admin(engine: &Engine, method: &str, rest: &str, query: Option<&str>, body: &[u8]) -> Resp {
     let json = |status: u16, v: serde_json::Value| resp(status, "application/json", v.to_string());
     match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
         ("GET", ["health"]) => json(200, serde_json::json!({"status": "ok"})),
+        ("POST", ["clock", "advance"]) => {
+            let ms = query
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("ms="))
+                .and_then(|v| v.parse::<u64>().ok());
+            match ms {
+                Some(ms) => {
+                    engine.advance_clock(ms);
+                    json(200, serde_json::json!({"now": engine.now()}))
+                }
+                None => json(400, serde_json::json!({"error": "ms=N required"})),
+            }
+        }
         ("GET", ["anomalies"]) => json(200, serde_json::json!(engine.anomalies())),
         ("PUT" | "POST", ["anomalies", queue]) => {
             let cfg: AnomalyConfig = match serde_json::from_slice(body) {

@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::filter::{self, Filter, Scope};
 use crate::queue::NewMessage;
-use crate::util::{iso8601_ms, now_ms, sha256_hex, uuid, xml_escape as esc, AttrValue};
+use crate::util::{iso8601_ms, sha256_hex, uuid, xml_escape as esc, AttrValue};
 use base64::Engine as _;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -766,7 +766,7 @@ impl Engine {
             message = pick.to_string();
         }
         let message_id = uuid();
-        let now = now_ms();
+        let now = self.now();
         let seq_number = fifo.then(|| crate::queue::seq_number_string(now * 1000));
         for sub in subs {
             if let Some(f) = &sub.filter {

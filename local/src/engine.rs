@@ -1468,7 +1468,7 @@ fn default_attr_value(k: &str) -> Option<&'static str> {
         "VisibilityTimeout" => "30",
         "DelaySeconds" => "0",
         "MessageRetentionPeriod" => "345600",
-        "MaximumMessageSize" => "262144",
+        "MaximumMessageSize" => "1048576",
         "ReceiveMessageWaitTimeSeconds" => "0",
         "FifoQueue" => "true",
         "ContentBasedDeduplication" => "false",

@@ -16,7 +16,7 @@ use crate::util::{md5_hex, md5_of_attributes, now_ms, AttrValue};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
-pub const DEFAULT_MAX_SIZE: usize = 262_144;
+pub const DEFAULT_MAX_SIZE: usize = 1_048_576;
 pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq)]

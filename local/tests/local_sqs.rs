@@ -746,7 +746,7 @@ async fn batch_operations_and_their_errors() {
         .sqs
         .send_message()
         .queue_url(&url)
-        .message_body("x".repeat(262_145))
+        .message_body("x".repeat(1_048_577))
         .send()
         .await
         .unwrap_err();
@@ -759,8 +759,8 @@ async fn batch_operations_and_their_errors() {
         .sqs
         .send_message_batch()
         .queue_url(&url)
-        .entries(entry("a", &"x".repeat(200_000)))
-        .entries(entry("b", &"x".repeat(200_000)))
+        .entries(entry("a", &"x".repeat(600_000)))
+        .entries(entry("b", &"x".repeat(600_000)))
         .send()
         .await
         .unwrap_err();

@@ -48,7 +48,9 @@ async fn full_cycle(c: &aws_sdk_sqs::Client, url: &str, workers: usize, total: u
                     req = req.entries(
                         SendMessageBatchRequestEntry::builder()
                             .id(k.to_string())
-                            .message_body(format!("w{w}-{i}-{k} payload of a typical small task message"))
+                            .message_body(format!(
+                                "w{w}-{i}-{k} payload of a typical small task message"
+                            ))
                             .build()
                             .unwrap(),
                     );
@@ -214,8 +216,14 @@ async fn start_moto() -> Option<(MotoGuard, String)> {
 }
 
 fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let deep: usize = std::env::var("BENCH_DEPTH").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let deep: usize = std::env::var("BENCH_DEPTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let server = Server::start(Config::default()).expect("start server");
     let url = server.url().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -206,7 +206,7 @@ fn failed_entry(id: &str, e: &ApiError) -> Value {
 fn to_stored(m: &Msg) -> StoredMsg {
     StoredMsg {
         seq: m.seq,
-        id: m.id.clone(),
+        id: crate::util::format_uuid(m.id),
         body: m.body.clone(),
         attrs: m.attrs.clone(),
         sent: m.sent_ms,
@@ -224,7 +224,7 @@ fn to_stored(m: &Msg) -> StoredMsg {
 fn from_stored(s: StoredMsg) -> Msg {
     Msg {
         seq: s.seq,
-        id: s.id,
+        id: crate::util::parse_uuid(&s.id).unwrap_or_else(crate::util::uuid_u128),
         body: s.body,
         attrs: s.attrs,
         sent_ms: s.sent,
@@ -407,7 +407,7 @@ impl Engine {
                 tags: g.tags.clone(),
                 created: g.created_s,
             });
-            let mut msgs: Vec<&Msg> = g.messages.values().collect();
+            let mut msgs: Vec<&Msg> = g.messages.values().map(|b| &**b).collect();
             msgs.sort_by_key(|m| m.seq);
             for m in msgs {
                 out.push(Record::Send {
@@ -791,7 +791,7 @@ impl Engine {
         let mut g = q.lock();
         g.tick(now);
         g.next_seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let r = g.send(q.fifo, nm, now, uuid())?;
+        let r = g.send(q.fifo, nm, now, crate::util::uuid_u128())?;
         if let Some(m) = &r.stored {
             let rec = Record::Send {
                 q: q.name.clone(),
@@ -875,7 +875,7 @@ impl Engine {
             let id = get_str(e, "Id").unwrap_or("");
             let r = Self::new_message(e).and_then(|nm| {
                 g.next_seq = self.seq.fetch_add(1, Ordering::Relaxed);
-                g.send(q.fifo, nm, now, uuid())
+                g.send(q.fifo, nm, now, crate::util::uuid_u128())
             });
             match r {
                 Ok(r) => {
@@ -1483,7 +1483,10 @@ fn wants(names: &[String], n: &str) -> bool {
 fn received_json(r: &Received, sys: &[String], attr_names: &[String]) -> Value {
     let m = &r.msg;
     let mut o = Map::new();
-    o.insert("MessageId".into(), Value::String(m.id.clone()));
+    o.insert(
+        "MessageId".into(),
+        Value::String(crate::util::format_uuid(m.id)),
+    );
     o.insert(
         "ReceiptHandle".into(),
         Value::String(r.receipt_handle.clone()),

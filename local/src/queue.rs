@@ -179,7 +179,8 @@ pub enum MsgState {
 #[derive(Debug, Clone)]
 pub struct Msg {
     pub seq: u64,
-    pub id: String,
+    /// MessageId (a UUID kept as 16 bytes).
+    pub id: u128,
     pub body: String,
     pub attrs: BTreeMap<String, AttrValue>,
     pub sent_ms: u64,
@@ -236,7 +237,7 @@ pub struct QueueInner {
     pub created_s: u64,
     pub modified_s: u64,
     pub next_seq: u64,
-    pub messages: HashMap<u64, Msg>,
+    pub messages: HashMap<u64, Box<Msg>>,
     ready: VecDeque<u64>,
     groups: HashMap<String, Group>,
     ready_groups: VecDeque<String>,
@@ -413,7 +414,7 @@ impl QueueInner {
 
     /// Removes a message whatever its state. Returns it if it existed.
     pub fn remove(&mut self, seq: u64) -> Option<Msg> {
-        let m = self.messages.remove(&seq)?;
+        let m = *self.messages.remove(&seq)?;
         match m.state {
             MsgState::Delayed => self.n_delayed -= 1,
             MsgState::Ready => self.n_ready -= 1,
@@ -461,11 +462,11 @@ impl QueueInner {
             m.state = MsgState::Delayed;
             self.n_delayed += 1;
             self.timers.push(Reverse((delayed_until, seq, gen)));
-            self.messages.insert(seq, m);
+            self.messages.insert(seq, Box::new(m));
         } else {
             m.state = MsgState::Delayed;
             self.n_delayed += 1;
-            self.messages.insert(seq, m);
+            self.messages.insert(seq, Box::new(m));
             self.make_ready(seq, false);
         }
     }
@@ -476,8 +477,9 @@ impl QueueInner {
         q_fifo: bool,
         nm: NewMessage,
         now: u64,
-        message_id: String,
+        id: u128,
     ) -> Result<SendResult, ApiError> {
+        let message_id = crate::util::format_uuid(id);
         if nm.body.is_empty() {
             return Err(ApiError::missing_parameter("MessageBody"));
         }
@@ -583,7 +585,7 @@ impl QueueInner {
         }
         let m = Msg {
             seq,
-            id: message_id.clone(),
+            id,
             body: nm.body,
             attrs: nm.attrs,
             sent_ms: now,
@@ -623,7 +625,7 @@ impl QueueInner {
         self.n_inflight += 1;
         Received {
             receipt_handle: receipt_handle(inc, seq, m.receipt_gen),
-            msg: m.clone(),
+            msg: (**m).clone(),
         }
     }
 

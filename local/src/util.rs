@@ -64,14 +64,31 @@ fn id_entropy() -> u64 {
 
 /// A random UUID v4 string (for MessageId, SNS ids, task handles).
 pub fn uuid() -> String {
-    let a = id_entropy();
-    let b = id_entropy();
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_be_bytes());
-    bytes[8..].copy_from_slice(&b.to_be_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex(&bytes);
+    format_uuid(uuid_u128())
+}
+
+/// A random UUID v4 as a number (16 bytes, no allocation: how messages store their id).
+pub fn uuid_u128() -> u128 {
+    let a = id_entropy() as u128;
+    let b = id_entropy() as u128;
+    let v = (a << 64) | b;
+    // version 4, variant 10
+    (v & !(0xF000u128 << 64) | (0x4000u128 << 64)) & !(0xC000_0000_0000_0000u128)
+        | 0x8000_0000_0000_0000u128
+}
+
+/// Parses the canonical UUID text form.
+pub fn parse_uuid(s: &str) -> Option<u128> {
+    let h: String = s.chars().filter(|c| *c != '-').collect();
+    if h.len() != 32 {
+        return None;
+    }
+    u128::from_str_radix(&h, 16).ok()
+}
+
+/// Formats a UUID number as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub fn format_uuid(v: u128) -> String {
+    let h = hex(&v.to_be_bytes());
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -217,6 +234,16 @@ mod tests {
         }
         assert_eq!(md5_of_attributes(&a).unwrap(), md5_hex(&buf));
         assert!(md5_of_attributes(&BTreeMap::new()).is_none());
+    }
+
+    #[test]
+    fn uuids_round_trip_and_are_v4() {
+        let u = uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(format_uuid(parse_uuid(&u).unwrap()), u);
+        assert_ne!(uuid(), uuid());
     }
 
     #[test]

@@ -975,13 +975,24 @@ impl Engine {
     ) -> Result<(Vec<Received>, Option<u64>), ApiError> {
         let now = self.now();
         let anomalous = self.any_anomaly.load(Ordering::Acquire);
+        // Resolve the dead-letter queue before taking the queue lock (lock order: the
+        // queue map before any queue). Without an existing DLQ nothing is dead-lettered.
+        let target = q
+            .lock()
+            .attrs
+            .redrive
+            .as_ref()
+            .map(|r| r.target_arn.clone());
+        let dlq = target.as_deref().and_then(|a| self.queue_by_arn(a));
         let mut g = q.lock();
+        let can_dlq = dlq.is_some()
+            && g.attrs.redrive.as_ref().map(|r| r.target_arn.as_str()) == target.as_deref();
         let (got, dead) = if anomalous && !q.fifo {
-            g.receive(max, vis, now, q.incarnation, |n| {
+            g.receive(max, vis, now, q.incarnation, can_dlq, |n| {
                 self.with_anomaly(&q.name, |a| a.pick(n)).unwrap_or(0)
             })
         } else {
-            g.receive(max, vis, now, q.incarnation, |_| 0)
+            g.receive(max, vis, now, q.incarnation, can_dlq, |_| 0)
         };
         if anomalous && !q.fifo {
             for r in &got {
@@ -996,8 +1007,6 @@ impl Engine {
         }
         let mut moved = Vec::new();
         if !dead.is_empty() {
-            let target = g.attrs.redrive.as_ref().map(|r| r.target_arn.clone());
-            let dlq = target.as_deref().and_then(|a| self.queue_by_arn(a));
             let mut recs = Vec::new();
             for mut m in dead {
                 recs.push(Record::Delete {
@@ -1052,6 +1061,11 @@ impl Engine {
         let h = req_str(input, "ReceiptHandle")?;
         let mut g = q.lock();
         self.delete_one(&q, &mut g, h)?;
+        drop(g);
+        if q.fifo {
+            // A delete can unlock a message group: wake long pollers.
+            q.notify.notify_waiters();
+        }
         Ok(json!({}))
     }
 
@@ -1080,6 +1094,10 @@ impl Engine {
             }
         }
         self.log(&recs)?;
+        drop(g);
+        if q.fifo {
+            q.notify.notify_waiters();
+        }
         Ok(json!({"Successful": ok, "Failed": failed}))
     }
 
@@ -1320,7 +1338,11 @@ impl Engine {
             let now = self.now();
             let msgs = src.lock().take_ready(batch, now);
             if msgs.is_empty() {
-                if src.lock().n_inflight + src.lock().n_delayed == 0 {
+                let pending = {
+                    let g = src.lock();
+                    g.n_inflight + g.n_delayed
+                };
+                if pending == 0 {
                     return finish("COMPLETED", None);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;

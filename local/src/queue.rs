@@ -638,12 +638,18 @@ impl QueueInner {
         vis: u32,
         now: u64,
         inc: u64,
+        can_dead_letter: bool,
         mut pick: impl FnMut(usize) -> usize,
     ) -> (Vec<Received>, Vec<Msg>) {
         self.tick(now);
         let mut out = Vec::new();
         let mut dead = Vec::new();
-        let max_recv = self.attrs.redrive.as_ref().map(|r| r.max_receive);
+        let max_recv = self
+            .attrs
+            .redrive
+            .as_ref()
+            .filter(|_| can_dead_letter)
+            .map(|r| r.max_receive);
         while out.len() < max {
             if !self.fifo {
                 let Some(seq) = self.pop_ready(&mut pick) else {

@@ -842,3 +842,57 @@ fn server_start_from_sync_code_and_shutdown() {
     // The port is closed after shutdown.
     assert!(std::net::TcpStream::connect(url.trim_start_matches("http://")).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_to_a_missing_queue_keeps_the_message() {
+    let l = start().await;
+    let policy = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:nowhere","maxReceiveCount":1}"#;
+    let q = l.queue_with("orphan", &[("RedrivePolicy", policy)]).await;
+    l.send(&q, "m").await;
+    for n in 1..=3 {
+        let got = l.recv(&q, 1, Some(0)).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(sys_attr(&got[0], "ApproximateReceiveCount"), n.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_long_poll_wakes_when_a_group_unlocks() {
+    let l = start().await;
+    let url = l.queue_with("wake.fifo", &[("FifoQueue", "true")]).await;
+    for b in ["1", "2"] {
+        l.sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(b)
+            .message_group_id("g")
+            .message_deduplication_id(b)
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = l.recv(&url, 1, None).await;
+    assert_eq!(body(&first[0]), "1");
+    let sqs = l.sqs.clone();
+    let url2 = url.clone();
+    let t0 = Instant::now();
+    let waiter = tokio::spawn(async move {
+        sqs.receive_message()
+            .queue_url(&url2)
+            .wait_time_seconds(20)
+            .send()
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    l.sqs
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(first[0].receipt_handle.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let got = waiter.await.unwrap().messages.unwrap();
+    assert_eq!(body(&got[0]), "2");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}

@@ -208,11 +208,11 @@ fn to_stored(m: &Msg) -> StoredMsg {
         seq: m.seq,
         id: crate::util::format_uuid(m.id),
         body: m.body.clone(),
-        attrs: m.attrs.clone(),
+        attrs: m.attrs().clone(),
         sent: m.sent_ms,
-        group: m.group.clone(),
-        dedup: m.dedup_id.clone(),
-        dlq_src: m.dlq_source.clone(),
+        group: m.group().cloned(),
+        dedup: m.dedup_id().cloned(),
+        dlq_src: m.dlq_source().cloned(),
         visible_at: if m.state == MsgState::Delayed {
             m.deadline
         } else {
@@ -226,13 +226,10 @@ fn from_stored(s: StoredMsg) -> Msg {
         seq: s.seq,
         id: crate::util::parse_uuid(&s.id).unwrap_or_else(crate::util::uuid_u128),
         body: s.body,
-        attrs: s.attrs,
+        extra: crate::queue::MsgExtra::boxed(s.attrs, s.group, s.dedup, s.dlq_src),
         sent_ms: s.sent,
         first_recv_ms: 0,
         recv_count: 0,
-        group: s.group,
-        dedup_id: s.dedup,
-        dlq_source: s.dlq_src,
         state: MsgState::Delayed,
         receipt_gen: 0,
         timer_gen: 0,
@@ -1016,7 +1013,7 @@ impl Engine {
                 });
                 if let Some(d) = &dlq {
                     m.seq = self.seq.fetch_add(1, Ordering::Relaxed);
-                    m.dlq_source = Some(q.arn.clone());
+                    m.set_dlq_source(Some(q.arn.clone()));
                     m.deadline = 0;
                     m.receipt_gen = 0;
                     recs.push(Record::Send {
@@ -1352,7 +1349,7 @@ impl Engine {
                 let dest = task
                     .dest_arn
                     .clone()
-                    .or_else(|| m.dlq_source.clone())
+                    .or_else(|| m.dlq_source().cloned())
                     .and_then(|a| self.queue_by_arn(&a));
                 let Some(dest) = dest else {
                     // Put it back and fail, as AWS does when it cannot find a destination.
@@ -1369,7 +1366,7 @@ impl Engine {
                 m.seq = self.seq.fetch_add(1, Ordering::Relaxed);
                 m.recv_count = 0;
                 m.first_recv_ms = 0;
-                m.dlq_source = None;
+                m.set_dlq_source(None);
                 m.deadline = 0;
                 m.receipt_gen = 0;
                 let recs = [
@@ -1531,21 +1528,21 @@ fn received_json(r: &Received, sys: &[String], attr_names: &[String]) -> Value {
         "ApproximateFirstReceiveTimestamp",
         m.first_recv_ms.to_string(),
     );
-    if let Some(g) = &m.group {
+    if let Some(g) = m.group() {
         put("MessageGroupId", g.clone());
-        if let Some(d) = &m.dedup_id {
+        if let Some(d) = m.dedup_id() {
             put("MessageDeduplicationId", d.clone());
         }
         put("SequenceNumber", seq_number_string(m.seq));
     }
-    if let Some(s) = &m.dlq_source {
+    if let Some(s) = m.dlq_source() {
         put("DeadLetterQueueSourceArn", s.clone());
     }
     if !a.is_empty() {
         o.insert("Attributes".into(), Value::Object(a));
     }
     let selected: BTreeMap<String, AttrValue> = m
-        .attrs
+        .attrs()
         .iter()
         .filter(|(k, _)| {
             attr_names.iter().any(|n| {

@@ -182,18 +182,67 @@ pub struct Msg {
     /// MessageId (a UUID kept as 16 bytes).
     pub id: u128,
     pub body: String,
-    pub attrs: BTreeMap<String, AttrValue>,
+    /// Attributes, FIFO ids, DLQ source: boxed, absent for a plain message.
+    pub extra: Option<Box<MsgExtra>>,
     pub sent_ms: u64,
     pub first_recv_ms: u64,
     pub recv_count: u32,
-    pub group: Option<String>,
-    pub dedup_id: Option<String>,
-    /// ARN of the queue this message came from when it was moved here by redrive.
-    pub dlq_source: Option<String>,
     pub state: MsgState,
     pub receipt_gen: u32,
     pub timer_gen: u32,
     pub deadline: u64,
+}
+
+/// The parts of a message that most messages do not have.
+#[derive(Debug, Clone, Default)]
+pub struct MsgExtra {
+    pub attrs: BTreeMap<String, AttrValue>,
+    pub group: Option<String>,
+    pub dedup_id: Option<String>,
+    /// ARN of the queue this message came from when it was moved here by redrive.
+    pub dlq_source: Option<String>,
+}
+
+static NO_ATTRS: BTreeMap<String, AttrValue> = BTreeMap::new();
+
+impl MsgExtra {
+    /// `None` when there is nothing to keep.
+    pub fn boxed(
+        attrs: BTreeMap<String, AttrValue>,
+        group: Option<String>,
+        dedup_id: Option<String>,
+        dlq_source: Option<String>,
+    ) -> Option<Box<MsgExtra>> {
+        if attrs.is_empty() && group.is_none() && dedup_id.is_none() && dlq_source.is_none() {
+            None
+        } else {
+            Some(Box::new(MsgExtra {
+                attrs,
+                group,
+                dedup_id,
+                dlq_source,
+            }))
+        }
+    }
+}
+
+impl Msg {
+    pub fn attrs(&self) -> &BTreeMap<String, AttrValue> {
+        self.extra.as_ref().map_or(&NO_ATTRS, |e| &e.attrs)
+    }
+    pub fn group(&self) -> Option<&String> {
+        self.extra.as_ref().and_then(|e| e.group.as_ref())
+    }
+    pub fn dedup_id(&self) -> Option<&String> {
+        self.extra.as_ref().and_then(|e| e.dedup_id.as_ref())
+    }
+    pub fn dlq_source(&self) -> Option<&String> {
+        self.extra.as_ref().and_then(|e| e.dlq_source.as_ref())
+    }
+    pub fn set_dlq_source(&mut self, src: Option<String>) {
+        let e = self.extra.take().map(|b| *b).unwrap_or_default();
+        self.extra = MsgExtra::boxed(e.attrs, e.group, e.dedup_id, src);
+    }
 }
 
 /// What a sender asks to enqueue.
@@ -347,7 +396,7 @@ impl QueueInner {
         let was_inflight = m.state == MsgState::InFlight;
         m.state = MsgState::Ready;
         self.n_ready += 1;
-        match m.group.clone() {
+        match m.group().cloned() {
             None => {
                 if front {
                     self.ready.push_front(seq)
@@ -420,7 +469,7 @@ impl QueueInner {
             MsgState::Ready => self.n_ready -= 1,
             MsgState::InFlight => self.n_inflight -= 1,
         }
-        if let Some(g) = &m.group {
+        if let Some(g) = m.group() {
             if m.state != MsgState::Delayed {
                 let mut unlock = false;
                 let mut empty = false;
@@ -587,13 +636,15 @@ impl QueueInner {
             seq,
             id,
             body: nm.body,
-            attrs: nm.attrs,
+            extra: MsgExtra::boxed(
+                nm.attrs,
+                if q_fifo { nm.group } else { None },
+                dedup_id,
+                None,
+            ),
             sent_ms: now,
             first_recv_ms: 0,
             recv_count: 0,
-            group: if q_fifo { nm.group } else { None },
-            dedup_id,
-            dlq_source: None,
             state: MsgState::Delayed,
             receipt_gen: 0,
             timer_gen: 0,

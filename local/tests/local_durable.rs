@@ -181,7 +181,11 @@ async fn acknowledged_sends_survive_kill_dash_9() {
         s.await.unwrap();
     }
     let acked: Vec<String> = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 100, "only {} sends acknowledged", acked.len());
+    assert!(
+        acked.len() >= 100,
+        "only {} sends acknowledged",
+        acked.len()
+    );
 
     let (_server2, url2) = spawn_server(&dir.0);
     assert_eq!(url2.split(':').count(), 3);

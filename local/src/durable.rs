@@ -91,9 +91,13 @@ pub enum Record {
     },
 }
 
+/// Default size past which the log is compacted (when also 4x its last compacted size).
+pub const DEFAULT_COMPACT_AFTER: u64 = 64 * 1024 * 1024;
+
 pub struct Wal {
     dir: PathBuf,
     fsync: bool,
+    compact_after: u64,
     inner: Mutex<WalInner>,
 }
 
@@ -134,12 +138,18 @@ impl Wal {
 
     /// Writes `records` as the new log (atomically replacing the old one) and opens it
     /// for appending.
-    pub fn create(dir: &Path, records: &[Record], fsync: bool) -> std::io::Result<Wal> {
+    pub fn create(
+        dir: &Path,
+        records: &[Record],
+        fsync: bool,
+        compact_after: u64,
+    ) -> std::io::Result<Wal> {
         let bytes = write_snapshot(dir, records)?;
         let file = OpenOptions::new().append(true).open(dir.join(LOG))?;
         Ok(Wal {
             dir: dir.to_path_buf(),
             fsync,
+            compact_after,
             inner: Mutex::new(WalInner {
                 file,
                 bytes,
@@ -174,7 +184,7 @@ impl Wal {
     /// True when the log has grown enough past the last compaction to be worth rewriting.
     pub fn wants_compaction(&self) -> bool {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.bytes > 64 * 1024 * 1024 && g.bytes > 4 * g.live_at_compaction.max(1)
+        g.bytes > self.compact_after && g.bytes > 4 * g.live_at_compaction.max(1)
     }
 
     /// Replaces the log by `records` (the live state). The caller must hold every lock that

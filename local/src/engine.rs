@@ -245,6 +245,7 @@ impl Engine {
         base_url: String,
         data_dir: Option<&std::path::Path>,
         fsync: bool,
+        compact_after: u64,
     ) -> Result<Arc<Engine>, crate::Error> {
         let mut engine = Engine {
             region,
@@ -266,7 +267,7 @@ impl Engine {
                 engine.replay(r);
             }
             let snapshot = engine.snapshot_records();
-            engine.wal = Some(Wal::create(dir, &snapshot, fsync)?);
+            engine.wal = Some(Wal::create(dir, &snapshot, fsync, compact_after)?);
         }
         Ok(Arc::new(engine))
     }

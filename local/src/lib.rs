@@ -55,6 +55,9 @@ pub struct Config {
     /// slower). Without it every acknowledged write is in the OS page cache, which
     /// survives `kill -9` of this process.
     pub fsync: bool,
+    /// Durable mode: compact the log once it exceeds this many bytes and four times its
+    /// last compacted size (default 64 MiB).
+    pub compact_after_bytes: u64,
     /// Anomaly injection per queue name (`*` = every queue), off by default.
     pub anomalies: Vec<(String, AnomalyConfig)>,
 }
@@ -68,6 +71,7 @@ impl Default for Config {
             account_id: "000000000000".into(),
             data_dir: None,
             fsync: false,
+            compact_after_bytes: durable::DEFAULT_COMPACT_AFTER,
             anomalies: Vec::new(),
         }
     }
@@ -107,14 +111,15 @@ impl Server {
         };
         let url = format!("http://{host}:{}", addr.port());
         let data_dir = config.data_dir.clone();
-        let (region, account, url2, fsync) = (
+        let (region, account, url2, fsync, compact) = (
             config.region.clone(),
             config.account_id.clone(),
             url.clone(),
             config.fsync,
+            config.compact_after_bytes,
         );
         let engine = tokio::task::spawn_blocking(move || {
-            Engine::new(region, account, url2, data_dir.as_deref(), fsync)
+            Engine::new(region, account, url2, data_dir.as_deref(), fsync, compact)
         })
         .await
         .map_err(|e| Error::Data(e.to_string()))??;

@@ -373,3 +373,59 @@ async fn restart_in_process_replays_compacts_and_ignores_a_torn_tail() {
         .unwrap();
     assert_eq!(tags.tags.unwrap()["k"], "v");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_is_compacted_while_running() {
+    let dir = temp_dir("compact");
+    let cfg = || sqs_mega_local::Config {
+        data_dir: Some(dir.0.clone()),
+        compact_after_bytes: 16 * 1024,
+        ..Default::default()
+    };
+    let log = dir.0.join("wal.log");
+    let size = || std::fs::metadata(&log).unwrap().len();
+    {
+        let l = start_with(cfg()).await;
+        let q = l.queue("churn").await;
+        let payload = "p".repeat(200);
+        let (mut written, mut shrinks, mut last) = (0u64, 0, size());
+        for round in 0..40 {
+            for i in 0..10 {
+                l.send(&q, &format!("{round}-{i}-{payload}")).await;
+            }
+            for m in l.recv(&q, 10, None).await {
+                l.sqs
+                    .delete_message()
+                    .queue_url(&q)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let now = size();
+            if now < last {
+                shrinks += 1;
+            } else {
+                written += now - last;
+            }
+            last = now;
+        }
+        l.send(&q, "survivor").await;
+        assert!(written > 64 * 1024, "wrote {written} bytes");
+        assert!(shrinks >= 1, "the log never shrank");
+        assert!(size() < 48 * 1024, "log stays bounded: {} bytes", size());
+    }
+    let l = start_with(cfg()).await;
+    let q = l
+        .sqs
+        .get_queue_url()
+        .queue_name("churn")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let got = l.recv(&q, 10, None).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(body(&got[0]), "survivor");
+}

@@ -25,6 +25,7 @@ pub mod filter;
 pub mod queue;
 mod server;
 pub mod sns;
+pub mod sqs_query;
 pub mod util;
 
 pub use anomaly::AnomalyConfig;

@@ -132,9 +132,18 @@ pub(crate) async fn handle(
             Err(e) => sns_error(&e),
         });
     }
-    Ok(sns_error(&ApiError::invalid_action(&format!(
-        "{action} (SQS is served over the JSON 1.0 protocol; use a current AWS SDK)"
-    ))))
+    if crate::sqs_query::SQS_ACTIONS.contains(&action.as_str()) {
+        // Legacy SQS Query protocol: the QueueUrl may also be the request path.
+        if !params.contains_key("QueueUrl") && path.matches('/').count() >= 2 {
+            params.insert("QueueUrl".into(), format!("{}{}", engine.base_url, path));
+        }
+        let input = crate::sqs_query::to_json(&params);
+        return Ok(match engine.sqs(&action, input).await {
+            Ok(v) => resp(200, "text/xml", crate::sqs_query::to_xml(&action, &v)),
+            Err(e) => resp(e.status, "text/xml", crate::sqs_query::error_xml(&e)),
+        });
+    }
+    Ok(sns_error(&ApiError::invalid_action(&action)))
 }
 
 fn admin(engine: &Engine, method: &str, rest: &str, query: Option<&str>, body: &[u8]) -> Resp {

@@ -461,8 +461,39 @@ impl QueueInner {
         woke
     }
 
+    /// Drops index entries of removed messages once they outnumber the live ones, so that
+    /// memory stays proportional to the messages held (amortized O(1) per removal).
+    fn compact_indexes(&mut self) {
+        let live = self.messages.len();
+        if self.by_sent.len() > 2 * live + 1024 {
+            let msgs = &self.messages;
+            self.by_sent.retain(|(_, s)| msgs.contains_key(s));
+        }
+        let timed = self.n_inflight + self.n_delayed;
+        if self.timers.len() > 2 * timed + 1024 {
+            let msgs = &self.messages;
+            self.timers.retain(|Reverse((_, s, g))| {
+                msgs.get(s)
+                    .is_some_and(|m| m.timer_gen == *g && m.state != MsgState::Ready)
+            });
+        }
+        if self.ready.len() > 2 * self.n_ready + 1024 {
+            let msgs = &self.messages;
+            let mut seen = std::collections::HashSet::new();
+            self.ready.retain(|s| {
+                msgs.get(s).is_some_and(|m| m.state == MsgState::Ready) && seen.insert(*s)
+            });
+        }
+    }
+
     /// Removes a message whatever its state. Returns it if it existed.
     pub fn remove(&mut self, seq: u64) -> Option<Msg> {
+        let m = self.remove_inner(seq)?;
+        self.compact_indexes();
+        Some(m)
+    }
+
+    fn remove_inner(&mut self, seq: u64) -> Option<Msg> {
         let m = *self.messages.remove(&seq)?;
         match m.state {
             MsgState::Delayed => self.n_delayed -= 1,
@@ -916,4 +947,62 @@ impl Queue {
 
 pub fn now() -> u64 {
     now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(fifo: bool) -> QueueInner {
+        QueueInner::new(fifo, QueueAttrs::default(), BTreeMap::new(), 0)
+    }
+
+    fn send(q: &mut QueueInner, body: &str, now: u64) {
+        let nm = NewMessage {
+            body: body.into(),
+            group: q.fifo.then(|| "g".to_string()),
+            dedup_id: q.fifo.then(|| body.to_string()),
+            ..Default::default()
+        };
+        let fifo = q.fifo;
+        q.send(fifo, nm, now, 1).unwrap();
+    }
+
+    #[test]
+    fn indexes_stay_proportional_to_live_messages_under_churn() {
+        for fifo in [false, true] {
+            let mut q = q(fifo);
+            let now = 1_000_000;
+            for i in 0..20_000 {
+                send(&mut q, &format!("m{i}"), now);
+                let (got, _) = q.receive(1, 30, now, 9, false, |_| 0);
+                let h = &got[0].receipt_handle;
+                assert_eq!(q.delete(9, h).unwrap(), Some(got[0].msg.seq));
+            }
+            assert!(q.messages.is_empty());
+            assert!(q.by_sent.len() <= 1024 + 1, "by_sent {}", q.by_sent.len());
+            assert!(q.timers.len() <= 1024 + 1, "timers {}", q.timers.len());
+            assert_eq!((q.n_ready, q.n_inflight, q.n_delayed), (0, 0, 0));
+        }
+    }
+
+    #[test]
+    fn receipt_handles_round_trip_and_reject_tampering() {
+        let h = receipt_handle(7, 42, 3);
+        assert_eq!(parse_receipt_handle(&h), Some((7, 42, 3)));
+        let mut t = h.clone();
+        t.replace_range(20..21, if &h[20..21] == "0" { "1" } else { "0" });
+        assert_eq!(parse_receipt_handle(&t), None);
+        assert_eq!(parse_receipt_handle("garbage"), None);
+    }
+
+    #[test]
+    fn retention_expiry_uses_the_clock_it_is_given() {
+        let mut q = q(false);
+        send(&mut q, "old", 0);
+        send(&mut q, "new", 30_000);
+        q.tick(345_600_000 + 1);
+        assert_eq!(q.messages.len(), 1);
+        assert_eq!(q.n_ready, 1);
+    }
 }

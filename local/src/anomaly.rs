@@ -131,6 +131,18 @@ mod tests {
     }
 
     #[test]
+    fn command_line_flag_parses() {
+        let (q, c) =
+            crate::parse_anomaly_flag(r#"orders={"seed":3,"duplicate_rate":0.5}"#).unwrap();
+        assert_eq!(q, "orders");
+        assert_eq!(c.seed, 3);
+        assert_eq!(c.duplicate_rate, 0.5);
+        assert!(crate::parse_anomaly_flag("orders").is_err());
+        assert!(crate::parse_anomaly_flag(r#"q={"bogus":1}"#).is_err());
+        assert!(crate::parse_anomaly_flag(r#"q={"error_rate":7}"#).is_err());
+    }
+
+    #[test]
     fn rates_are_validated() {
         let bad = AnomalyConfig {
             error_rate: 1.5,

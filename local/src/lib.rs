@@ -213,6 +213,30 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
     Ok(())
 }
 
+/// Runs [`serve`] on a new tokio runtime until Ctrl-C (for a command line without its own
+/// runtime).
+pub fn serve_blocking(config: Config) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+}
+
+/// Parses a command-line anomaly flag `QUEUE=JSON` (e.g.
+/// `orders={"seed":1,"duplicate_rate":0.1}`; `*=...` for every queue).
+pub fn parse_anomaly_flag(s: &str) -> Result<(String, AnomalyConfig), String> {
+    let (q, json) = s
+        .split_once('=')
+        .ok_or_else(|| "expected QUEUE=JSON".to_string())?;
+    let cfg: AnomalyConfig =
+        serde_json::from_str(json).map_err(|e| format!("invalid anomaly config: {e}"))?;
+    cfg.validate()?;
+    Ok((q.to_string(), cfg))
+}
+
 impl ServerHandle {
     /// `http://HOST:PORT`, the endpoint URL to give an SDK.
     pub fn url(&self) -> &str {

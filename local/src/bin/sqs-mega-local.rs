@@ -4,7 +4,7 @@
 //!                       [--region R] [--account-id A] [--anomalies QUEUE=JSON]...
 //! Prints `listening on URL` on stdout once it accepts connections.
 
-use sqs_mega_local::{AnomalyConfig, Config, Server};
+use sqs_mega_local::{Config, Server};
 use std::io::Write;
 
 fn main() {
@@ -34,15 +34,11 @@ fn main() {
             "--account-id" => cfg.account_id = val("--account-id"),
             "--anomalies" => {
                 let v = val("--anomalies");
-                let (q, json) = v.split_once('=').unwrap_or_else(|| {
-                    eprintln!("--anomalies takes QUEUE=JSON");
+                let parsed = sqs_mega_local::parse_anomaly_flag(&v).unwrap_or_else(|e| {
+                    eprintln!("--anomalies {v}: {e}");
                     std::process::exit(2)
                 });
-                let a: AnomalyConfig = serde_json::from_str(json).unwrap_or_else(|e| {
-                    eprintln!("invalid anomaly config: {e}");
-                    std::process::exit(2)
-                });
-                cfg.anomalies.push((q.to_string(), a));
+                cfg.anomalies.push(parsed);
             }
             "-h" | "--help" => {
                 println!("sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync] [--region R] [--account-id A] [--anomalies QUEUE=JSON]");

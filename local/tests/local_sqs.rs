@@ -896,3 +896,38 @@ async fn fifo_long_poll_wakes_when_a_group_unlocks() {
     assert_eq!(body(&got[0]), "2");
     assert!(t0.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_queues_paginates() {
+    let l = start().await;
+    for i in 0..5 {
+        l.queue(&format!("page-{i}")).await;
+    }
+    l.queue("other").await;
+    let mut seen = Vec::new();
+    let mut token = None;
+    for _ in 0..10 {
+        let r = l
+            .sqs
+            .list_queues()
+            .queue_name_prefix("page-")
+            .max_results(2)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(r.queue_urls.unwrap_or_default());
+        token = r.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let names: Vec<String> = seen
+        .iter()
+        .map(|u| u.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["page-0", "page-1", "page-2", "page-3", "page-4"]
+    );
+}

@@ -138,29 +138,52 @@ impl Server {
     }
 
     /// Starts the server on its own thread with its own tokio runtime (for sync callers,
-    /// tests, and a future C ABI). Returns once it accepts connections.
+    /// tests, and a future C ABI; also safe to call from inside another runtime). Returns
+    /// once it accepts connections.
     pub fn start(config: Config) -> Result<ServerHandle, Error> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("sqs-mega-local")
-            .enable_all()
-            .build()?;
-        let running = rt.block_on(Server::bind(config))?;
-        let (url, addr, engine) = (running.url.clone(), running.addr, running.engine.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sqs-mega-local".into())
             .spawn(move || {
-                rt.block_on(running.run(async {
-                    let _ = rx.await;
-                }));
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("sqs-mega-local")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(Error::Io(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match Server::bind(config).await {
+                        Ok(running) => {
+                            let info = (running.url.clone(), running.addr, running.engine.clone());
+                            let _ = ready_tx.send(Ok(info));
+                            running
+                                .run(async {
+                                    let _ = stop_rx.await;
+                                })
+                                .await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
                 rt.shutdown_background();
             })?;
+        let (url, addr, engine) = ready_rx
+            .recv()
+            .map_err(|_| Error::Config("server thread exited during startup".into()))??;
         Ok(ServerHandle {
             url,
             addr,
             engine,
-            stop: Some(tx),
+            stop: Some(stop_tx),
             thread: Some(thread),
         })
     }

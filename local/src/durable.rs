@@ -10,6 +10,10 @@
 //! a few milliseconds per request on most disks, so it is off by default for a development
 //! endpoint.
 //!
+//! Receives are logged too (one small record per ReceiveMessage that returned messages), so
+//! receive counts, and with them redrive to a dead-letter queue, survive a restart; in-flight
+//! state does not (after a restart every message is visible again).
+//!
 //! A torn last line (the process killed mid-write) is ignored on replay: it was never
 //! acknowledged.
 
@@ -39,6 +43,13 @@ pub struct StoredMsg {
     /// Not visible before this time (DelaySeconds), ms since epoch; 0 = now.
     #[serde(default)]
     pub visible_at: u64,
+    /// Receive count so far (so that redrive still happens after a restart).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recv: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One log record.
@@ -66,6 +77,12 @@ pub enum Record {
         q: String,
         inc: u64,
         seq: u64,
+    },
+    /// Messages handed to a receiver (their receive counts grow by one).
+    Received {
+        q: String,
+        inc: u64,
+        seqs: Vec<u64>,
     },
     Purge {
         q: String,

@@ -218,6 +218,7 @@ fn to_stored(m: &Msg) -> StoredMsg {
         } else {
             0
         },
+        recv: m.recv_count,
     }
 }
 
@@ -229,7 +230,7 @@ fn from_stored(s: StoredMsg) -> Msg {
         extra: crate::queue::MsgExtra::boxed(s.attrs, s.group, s.dedup, s.dlq_src),
         sent_ms: s.sent,
         first_recv_ms: 0,
-        recv_count: 0,
+        recv_count: s.recv,
         state: MsgState::Delayed,
         receipt_gen: 0,
         timer_gen: 0,
@@ -370,6 +371,16 @@ impl Engine {
             Record::Delete { q, inc, seq } => {
                 if let Some(q) = queues.get(&q).filter(|q| q.incarnation == inc) {
                     q.lock().remove(seq);
+                }
+            }
+            Record::Received { q, inc, seqs } => {
+                if let Some(q) = queues.get(&q).filter(|q| q.incarnation == inc) {
+                    let mut g = q.lock();
+                    for s in seqs {
+                        if let Some(m) = g.messages.get_mut(&s) {
+                            m.recv_count += 1;
+                        }
+                    }
                 }
             }
             Record::Purge { q, inc, .. } => {
@@ -992,6 +1003,16 @@ impl Engine {
         } else {
             g.receive(max, vis, now, q.incarnation, can_dlq, |_| 0)
         };
+        if !got.is_empty() && self.wal.is_some() {
+            let rec = Record::Received {
+                q: q.name.clone(),
+                inc: q.incarnation,
+                seqs: got.iter().map(|r| r.msg.seq).collect(),
+            };
+            if let Err(e) = self.log(&[rec]) {
+                tracing::warn!("receive counts not logged: {e}");
+            }
+        }
         if anomalous && !q.fifo {
             for r in &got {
                 if self.with_anomaly(&q.name, |a| a.duplicate()) == Some(true) {

@@ -429,3 +429,47 @@ async fn log_is_compacted_while_running() {
     assert_eq!(got.len(), 1);
     assert_eq!(body(&got[0]), "survivor");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_counts_and_redrive_survive_a_restart() {
+    let dir = temp_dir("counts");
+    let cfg = || sqs_mega_local::Config {
+        data_dir: Some(dir.0.clone()),
+        ..Default::default()
+    };
+    {
+        let l = start_with(cfg()).await;
+        let dlq = l.queue("rc-dlq").await;
+        let arn = l.arn(&dlq).await;
+        let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":2}}"#);
+        let q = l.queue_with("rc", &[("RedrivePolicy", &policy)]).await;
+        l.send(&q, "poison").await;
+        for _ in 0..2 {
+            assert_eq!(l.recv(&q, 1, Some(0)).await.len(), 1);
+        }
+    }
+    let l = start_with(cfg()).await;
+    let q = l
+        .sqs
+        .get_queue_url()
+        .queue_name("rc")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq = l
+        .sqs
+        .get_queue_url()
+        .queue_name("rc-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    // Received twice before the restart: the next receive dead-letters it.
+    assert!(l.recv(&q, 1, Some(0)).await.is_empty());
+    let dead = l.recv(&dlq, 1, None).await;
+    assert_eq!(body(&dead[0]), "poison");
+    assert_eq!(sys_attr(&dead[0], "ApproximateReceiveCount"), "3");
+}

@@ -607,6 +607,7 @@ impl QueueInner {
         let md5_body = md5_hex(nm.body.as_bytes());
         let md5_attrs = md5_of_attributes(&nm.attrs);
         let mut dedup_id = None;
+        let mut dedup_key: Option<String> = None;
         if q_fifo {
             if nm.delay.is_some_and(|d| d > 0) {
                 return Err(ApiError::invalid_parameter(
@@ -627,7 +628,16 @@ impl QueueInner {
                     ))
                 }
             };
-            if let Some((exp, mid, sn)) = self.dedup.get(&id) {
+            // Deduplication is per queue, or per message group with
+            // DeduplicationScope=messageGroup (high-throughput FIFO).
+            let key = if self.attrs.raw.get("DeduplicationScope").map(String::as_str)
+                == Some("messageGroup")
+            {
+                format!("{}\u{0}{id}", nm.group.as_deref().unwrap_or(""))
+            } else {
+                id.clone()
+            };
+            if let Some((exp, mid, sn)) = self.dedup.get(&key) {
                 if *exp > now {
                     return Ok(SendResult {
                         message_id: mid.clone(),
@@ -638,6 +648,7 @@ impl QueueInner {
                     });
                 }
             }
+            dedup_key = Some(key);
             dedup_id = Some(id);
         } else {
             if nm.dedup_id.is_some() {
@@ -657,7 +668,7 @@ impl QueueInner {
         self.next_seq += 1;
         let delay = nm.delay.unwrap_or(self.attrs.delay) as u64;
         let sequence_number = q_fifo.then(|| seq_number_string(seq));
-        if let (Some(id), Some(sn)) = (&dedup_id, &sequence_number) {
+        if let (Some(id), Some(sn)) = (&dedup_key, &sequence_number) {
             let exp = now + DEDUP_WINDOW_MS;
             self.dedup
                 .insert(id.clone(), (exp, message_id.clone(), sn.clone()));
@@ -994,6 +1005,27 @@ mod tests {
         t.replace_range(20..21, if &h[20..21] == "0" { "1" } else { "0" });
         assert_eq!(parse_receipt_handle(&t), None);
         assert_eq!(parse_receipt_handle("garbage"), None);
+    }
+
+    #[test]
+    fn deduplication_scope_message_group() {
+        let mut a = QueueAttrs::default();
+        let mut attrs = BTreeMap::new();
+        attrs.insert("DeduplicationScope".to_string(), "messageGroup".to_string());
+        a.apply(&attrs, true, true).unwrap();
+        let mut q = QueueInner::new(true, a, BTreeMap::new(), 0);
+        let mut send = |g: &str| {
+            let nm = NewMessage {
+                body: "b".into(),
+                group: Some(g.into()),
+                dedup_id: Some("same".into()),
+                ..Default::default()
+            };
+            q.send(true, nm, 0, 1).unwrap().stored.is_some()
+        };
+        assert!(send("g1"));
+        assert!(send("g2"), "another group: not a duplicate");
+        assert!(!send("g1"), "same group: duplicate");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod codec_cmd;
 mod demo;
+mod local_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +30,8 @@ enum Command {
     Encode(codec_cmd::EncodeArgs),
     /// Walk through encoding and decoding the seed's shopping-cart MEGA event.
     Demo,
+    /// Run the embedded SQS + SNS endpoint (any AWS SDK can use it; no AWS account needed).
+    Local(local_cmd::LocalArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => codec_cmd::decode(args),
         Command::Encode(args) => codec_cmd::encode(args),
         Command::Demo => demo::run(),
+        Command::Local(args) => local_cmd::run(args),
     };
     match result {
         Ok(code) => code,

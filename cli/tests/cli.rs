@@ -201,3 +201,54 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("All checks passed."), "{text}");
     assert!(text.contains("\"kind\": \"mega\""), "{text}");
 }
+
+#[test]
+fn mega_local_serves_sqs_until_sigterm() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mega"))
+        .args(["local", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first}"))
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = sqs_mega::aws::AwsSettings::local(&url).sqs_client().await;
+        let queue = client
+            .create_queue()
+            .queue_name("cli")
+            .send()
+            .await
+            .unwrap();
+        let queue_url = queue.queue_url().unwrap();
+        client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body("hello")
+            .send()
+            .await
+            .unwrap();
+        let got = client
+            .receive_message()
+            .queue_url(queue_url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.messages()[0].body(), Some("hello"));
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+}

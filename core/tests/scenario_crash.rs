@@ -17,7 +17,7 @@ use sqs_mega::listen::{
 };
 use sqs_mega::publish::{BatchEntry, SqsPublisher};
 use sqs_mega::{value, Value};
-use support::{create_queue, Moto};
+use support::{create_queue, Endpoint};
 
 const WORKER_ENV: &str = "MEGA_SCENARIO_WORKER";
 
@@ -132,8 +132,8 @@ fn logged(path: &str) -> Vec<i64> {
 
 #[test]
 fn crash_recovery_after_sigkill() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(settings.sqs_client());
     let url = runtime.block_on(create_queue(&client, "crash", &[]));
@@ -152,7 +152,10 @@ fn crash_recovery_after_sigkill() {
     let log = log.to_str().unwrap().to_owned();
 
     // 1. A listener in a child process, killed with SIGKILL once it has done some of the work.
-    let mut child = spawn_worker(&format!("{}|{}|{}", moto.url, url, log), Stdio::null());
+    let mut child = spawn_worker(
+        &format!("{}|{}|{}", endpoint.url(), url, log),
+        Stdio::null(),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while logged(&log).len() < 12 {
         assert!(Instant::now() < deadline, "the child made no progress");
@@ -212,8 +215,8 @@ fn crash_recovery_after_sigkill() {
 
 #[test]
 fn graceful_shutdown_under_sigterm() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(settings.sqs_client());
     let url = runtime.block_on(create_queue(&client, "sigterm", &[]));
@@ -231,7 +234,7 @@ fn graceful_shutdown_under_sigterm() {
 
     // Each message takes 1.5 s: SIGTERM arrives while a batch is in flight.
     let child = spawn_worker(
-        &format!("{}|{}|{}|signals|1500", moto.url, url, log),
+        &format!("{}|{}|{}|signals|1500", endpoint.url(), url, log),
         Stdio::piped(),
     );
     // Wait until the child is working (its first message is done; more are in flight), then SIGTERM.

@@ -15,7 +15,7 @@ use sqs_mega::listen::{
 use sqs_mega::publish::{BatchEntry, SqsPublisher};
 use sqs_mega::{value, Value};
 use support::{
-    create_queue, drain, listener_config as config, queue_with_dlq, subscribe_queue, Moto,
+    create_queue, drain, listener_config as config, queue_with_dlq, subscribe_queue, Endpoint,
 };
 
 async fn run_until(listener: SqsListener, done: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
@@ -26,8 +26,8 @@ async fn run_until(listener: SqsListener, done: impl Fn(&StatsSnapshot) -> bool)
 /// retried and end in the dead-letter queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_batch_failure() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let (url, dlq) = queue_with_dlq(&client, "partial", 2).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
@@ -100,8 +100,8 @@ async fn partial_batch_failure() {
 /// Two messages with different ids carry the same business key (order id): the work runs once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn business_idempotency_by_a_payload_key() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "orders", &[]).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
@@ -166,8 +166,8 @@ async fn business_idempotency_by_a_payload_key() {
 /// a lost delete looks to the queue). The retry checks the side-effect record first and does not repeat it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn side_effects_survive_a_crash_between_effect_and_delete() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "effects", &[]).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
@@ -225,87 +225,89 @@ async fn side_effects_survive_a_crash_between_effect_and_delete() {
 async fn sns_fan_out_to_enveloped_and_raw_queues() {
     use sqs_mega::event::PayloadBuilder;
     use sqs_mega::publish::{PublishOptions, SnsPublisher};
-    let moto = Moto::start();
-    let settings = moto.settings();
-    let sqs = settings.sqs_client().await;
-    let sns = settings.sns_client().await;
-    let topic_arn = sns
-        .create_topic()
-        .name("carts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn()
-        .unwrap()
-        .to_owned();
-    let mut queues = Vec::new();
-    for (name, raw) in [("fan-enveloped", false), ("fan-raw", true)] {
-        let url = create_queue(&sqs, name, &[]).await;
-        subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
-        queues.push((url, raw));
-    }
-    let publisher = SnsPublisher::new(&settings, &topic_arn).await;
-    for i in 0..6 {
-        let event = PayloadBuilder::new()
-            .with_event([
-                ("name", value!("item.added")),
-                ("domain", value!("shopping_cart")),
-                ("quantity", value!(i)),
-            ])
-            .build()
-            .unwrap();
-        let options = PublishOptions {
-            binary_encoding: i % 2 == 1,
-            subject: Some("cart".into()),
-            ..Default::default()
-        };
-        publisher.publish(event, &options).await.unwrap();
-    }
-    for (url, raw) in queues {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        let mut listener = SqsListener::new(&settings, config(&url)).await;
-        listener
-            .register_subscriber(
-                Subscriber::new(
-                    "ItemAdded",
-                    SubscriberKind::Event,
-                    Handler::from_blocking(move |m| {
-                        let q = m.event().unwrap().event.attributes["quantity"]
-                            .as_i64()
-                            .unwrap();
-                        s.lock().unwrap().push((
-                            q,
-                            m.decoded.sns.as_ref().map(|x| x.topic_arn.clone()),
-                            m.decoded.encoding,
-                        ));
-                        Ok(ProcessStatus::Done)
+    for endpoint in Endpoint::both() {
+        eprintln!("endpoint: {}", endpoint.name());
+        let settings = endpoint.settings();
+        let sqs = settings.sqs_client().await;
+        let sns = settings.sns_client().await;
+        let topic_arn = sns
+            .create_topic()
+            .name("carts")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn()
+            .unwrap()
+            .to_owned();
+        let mut queues = Vec::new();
+        for (name, raw) in [("fan-enveloped", false), ("fan-raw", true)] {
+            let url = create_queue(&sqs, name, &[]).await;
+            subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
+            queues.push((url, raw));
+        }
+        let publisher = SnsPublisher::new(&settings, &topic_arn).await;
+        for i in 0..6 {
+            let event = PayloadBuilder::new()
+                .with_event([
+                    ("name", value!("item.added")),
+                    ("domain", value!("shopping_cart")),
+                    ("quantity", value!(i)),
+                ])
+                .build()
+                .unwrap();
+            let options = PublishOptions {
+                binary_encoding: i % 2 == 1,
+                subject: Some("cart".into()),
+                ..Default::default()
+            };
+            publisher.publish(event, &options).await.unwrap();
+        }
+        for (url, raw) in queues {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let s = seen.clone();
+            let mut listener = SqsListener::new(&settings, config(&url)).await;
+            listener
+                .register_subscriber(
+                    Subscriber::new(
+                        "ItemAdded",
+                        SubscriberKind::Event,
+                        Handler::from_blocking(move |m| {
+                            let q = m.event().unwrap().event.attributes["quantity"]
+                                .as_i64()
+                                .unwrap();
+                            s.lock().unwrap().push((
+                                q,
+                                m.decoded.sns.as_ref().map(|x| x.topic_arn.clone()),
+                                m.decoded.encoding,
+                            ));
+                            Ok(ProcessStatus::Done)
+                        }),
+                    )
+                    .with_pattern(|v: &Value| {
+                        v.get_path("event.domain").and_then(Value::as_str) == Some("shopping_cart")
                     }),
                 )
-                .with_pattern(|v: &Value| {
-                    v.get_path("event.domain").and_then(Value::as_str) == Some("shopping_cart")
-                }),
-            )
-            .unwrap();
-        let stats = run_until(listener, |s| s.deleted >= 6).await;
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|(q, _, _)| *q);
-        assert_eq!(seen.len(), 6, "{url}: {stats:?}");
-        for (q, topic, encoding) in seen {
-            assert_eq!(
-                topic.is_some(),
-                !raw,
-                "{url}: SNS metadata only through the envelope"
-            );
-            if let Some(t) = topic {
-                assert_eq!(t, topic_arn);
+                .unwrap();
+            let stats = run_until(listener, |s| s.deleted >= 6).await;
+            let mut seen = seen.lock().unwrap().clone();
+            seen.sort_by_key(|(q, _, _)| *q);
+            assert_eq!(seen.len(), 6, "{url}: {stats:?}");
+            for (q, topic, encoding) in seen {
+                assert_eq!(
+                    topic.is_some(),
+                    !raw,
+                    "{url}: SNS metadata only through the envelope"
+                );
+                if let Some(t) = topic {
+                    assert_eq!(t, topic_arn);
+                }
+                let expected = if q % 2 == 1 {
+                    sqs_mega::codec::Encoding::Bson
+                } else {
+                    sqs_mega::codec::Encoding::Json
+                };
+                assert_eq!(encoding, Some(expected), "{url}: event {q}");
             }
-            let expected = if q % 2 == 1 {
-                sqs_mega::codec::Encoding::Bson
-            } else {
-                sqs_mega::codec::Encoding::Json
-            };
-            assert_eq!(encoding, Some(expected), "{url}: event {q}");
         }
     }
 }

@@ -7,6 +7,58 @@ use std::time::{Duration, Instant};
 
 use sqs_mega::aws::AwsSettings;
 
+/// A real SQS/SNS endpoint for one test: the embedded one (in-process), or the third-party moto server.
+pub enum Endpoint {
+    Local(sqs_mega_local::ServerHandle),
+    Moto(Moto),
+}
+
+impl Endpoint {
+    /// The embedded endpoint, on a free loopback port.
+    pub fn local() -> Endpoint {
+        Endpoint::Local(
+            sqs_mega_local::Server::start(sqs_mega_local::Config::default())
+                .expect("start the embedded endpoint"),
+        )
+    }
+
+    /// The moto server (for fidelity: the same scenario against a third-party implementation).
+    pub fn moto() -> Endpoint {
+        Endpoint::Moto(Moto::start())
+    }
+
+    /// Both, for scenarios that run against each.
+    pub fn both() -> [Endpoint; 2] {
+        [Endpoint::local(), Endpoint::moto()]
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Endpoint::Local(h) => h.url(),
+            Endpoint::Moto(m) => &m.url,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Local(_) => "embedded",
+            Endpoint::Moto(_) => "moto",
+        }
+    }
+
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings::local(self.url())
+    }
+
+    /// The embedded endpoint's handle (anomaly injection, clock), when this is it.
+    pub fn embedded(&self) -> &sqs_mega_local::ServerHandle {
+        match self {
+            Endpoint::Local(h) => h,
+            Endpoint::Moto(_) => panic!("this scenario needs the embedded endpoint"),
+        }
+    }
+}
+
 /// The third-party moto server, started for one test and killed when dropped.
 pub struct Moto {
     child: Child,

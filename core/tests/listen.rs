@@ -1,4 +1,5 @@
-//! The listener through the real AWS SDK against the third-party moto server (small scenarios).
+//! The listener through the real AWS SDK against the embedded endpoint (and moto for the happy path and
+//! the dead-letter queue).
 
 mod support;
 
@@ -15,7 +16,9 @@ use sqs_mega::listen::{
 };
 use sqs_mega::publish::{BatchEntry, PublishOptions, SqsPublisher};
 use sqs_mega::{value, Value};
-use support::{create_queue, drain, listener_config as config, queue_with_dlq, run_until, Moto};
+use support::{
+    create_queue, drain, listener_config as config, queue_with_dlq, run_until, Endpoint,
+};
 
 fn counting(counter: Arc<AtomicUsize>, status: ProcessStatus) -> Handler {
     Handler::from_async(move |_m| {
@@ -29,104 +32,106 @@ fn counting(counter: Arc<AtomicUsize>, status: ProcessStatus) -> Handler {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
-    let moto = Moto::start();
-    let settings = moto.settings();
-    let client = settings.sqs_client().await;
-    let url = create_queue(&client, "happy", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
-    let mut entries = Vec::new();
-    for i in 0..20 {
-        let event = PayloadBuilder::new()
-            .with_event([
-                ("name", value!("item.added")),
-                ("domain", value!("shopping_cart")),
-                ("quantity", value!(i)),
-            ])
-            .build()
-            .unwrap();
-        let mut e = BatchEntry::new(event);
-        e.options.binary_encoding = i % 2 == 0;
-        entries.push(e);
-    }
-    for i in 0..10 {
-        entries.push(BatchEntry::new(Content::Data(
-            value!({"type": "user_notification", "n": i}),
-        )));
-    }
-    assert!(publisher
-        .publish_batch(entries)
-        .await
-        .iter()
-        .all(Result::is_ok));
+    for endpoint in Endpoint::both() {
+        eprintln!("endpoint: {}", endpoint.name());
+        let settings = endpoint.settings();
+        let client = settings.sqs_client().await;
+        let url = create_queue(&client, "happy", &[]).await;
+        let publisher = SqsPublisher::new(&settings, &url).await;
+        let mut entries = Vec::new();
+        for i in 0..20 {
+            let event = PayloadBuilder::new()
+                .with_event([
+                    ("name", value!("item.added")),
+                    ("domain", value!("shopping_cart")),
+                    ("quantity", value!(i)),
+                ])
+                .build()
+                .unwrap();
+            let mut e = BatchEntry::new(event);
+            e.options.binary_encoding = i % 2 == 0;
+            entries.push(e);
+        }
+        for i in 0..10 {
+            entries.push(BatchEntry::new(Content::Data(
+                value!({"type": "user_notification", "n": i}),
+            )));
+        }
+        assert!(publisher
+            .publish_batch(entries)
+            .await
+            .iter()
+            .all(Result::is_ok));
 
-    let events = Arc::new(AtomicUsize::new(0));
-    let big_quantity = Arc::new(AtomicUsize::new(0));
-    let data = Arc::new(AtomicUsize::new(0));
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
-    listener
-        .register_subscriber(
-            Subscriber::new(
-                "ItemAdded",
-                SubscriberKind::Event,
-                counting(events.clone(), ProcessStatus::Done),
+        let events = Arc::new(AtomicUsize::new(0));
+        let big_quantity = Arc::new(AtomicUsize::new(0));
+        let data = Arc::new(AtomicUsize::new(0));
+        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        listener
+            .register_subscriber(
+                Subscriber::new(
+                    "ItemAdded",
+                    SubscriberKind::Event,
+                    counting(events.clone(), ProcessStatus::Done),
+                )
+                .with_pattern(|v: &Value| {
+                    v.get_path("event.name").and_then(Value::as_str) == Some("item.added")
+                }),
             )
-            .with_pattern(|v: &Value| {
-                v.get_path("event.name").and_then(Value::as_str) == Some("item.added")
-            }),
-        )
-        .unwrap();
-    listener
-        .register_subscriber(
-            Subscriber::new(
-                "BigQuantity",
-                SubscriberKind::Event,
-                counting(big_quantity.clone(), ProcessStatus::Done),
+            .unwrap();
+        listener
+            .register_subscriber(
+                Subscriber::new(
+                    "BigQuantity",
+                    SubscriberKind::Event,
+                    counting(big_quantity.clone(), ProcessStatus::Done),
+                )
+                .with_pattern(|v: &Value| {
+                    v.get_path("event.attributes.quantity")
+                        .and_then(Value::as_i64)
+                        .is_some_and(|q| q >= 15)
+                }),
             )
-            .with_pattern(|v: &Value| {
-                v.get_path("event.attributes.quantity")
-                    .and_then(Value::as_i64)
-                    .is_some_and(|q| q >= 15)
-            }),
-        )
-        .unwrap();
-    listener
-        .register_subscriber(Subscriber::new(
+            .unwrap();
+        listener
+            .register_subscriber(Subscriber::new(
+                "Notifications",
+                SubscriberKind::Data,
+                counting(data.clone(), ProcessStatus::Done),
+            ))
+            .unwrap();
+        let dup = listener.register_subscriber(Subscriber::new(
             "Notifications",
             SubscriberKind::Data,
             counting(data.clone(), ProcessStatus::Done),
-        ))
-        .unwrap();
-    let dup = listener.register_subscriber(Subscriber::new(
-        "Notifications",
-        SubscriberKind::Data,
-        counting(data.clone(), ProcessStatus::Done),
-    ));
-    assert_eq!(
-        dup.unwrap_err(),
-        ListenerError::DuplicateSubscriber("Notifications".into())
-    );
+        ));
+        assert_eq!(
+            dup.unwrap_err(),
+            ListenerError::DuplicateSubscriber("Notifications".into())
+        );
 
-    let stats = run_until(listener, |s| s.deleted >= 30).await.unwrap();
-    assert_eq!(events.load(Ordering::SeqCst), 20);
-    assert_eq!(
-        big_quantity.load(Ordering::SeqCst),
-        5,
-        "quantities 15..19 match the second subscriber too"
-    );
-    assert_eq!(data.load(Ordering::SeqCst), 10);
-    assert_eq!(
-        (stats.received, stats.deleted, stats.dispatched),
-        (30, 30, 35)
-    );
-    assert!(drain(&client, &url, 1).await.is_empty(), "queue drained");
-    // Batched deletes: far fewer delete calls than messages.
-    assert!(stats.delete_calls < 15, "{stats:?}");
+        let stats = run_until(listener, |s| s.deleted >= 30).await.unwrap();
+        assert_eq!(events.load(Ordering::SeqCst), 20);
+        assert_eq!(
+            big_quantity.load(Ordering::SeqCst),
+            5,
+            "quantities 15..19 match the second subscriber too"
+        );
+        assert_eq!(data.load(Ordering::SeqCst), 10);
+        assert_eq!(
+            (stats.received, stats.deleted, stats.dispatched),
+            (30, 30, 35)
+        );
+        assert!(drain(&client, &url, 1).await.is_empty(), "queue drained");
+        // Batched deletes: far fewer delete calls than messages.
+        assert!(stats.delete_calls < 15, "{stats:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retried_messages_come_back_and_the_completion_store_skips_finished_subscribers() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "retry", &[]).await;
     SqsPublisher::new(&settings, &url)
@@ -184,56 +189,58 @@ async fn retried_messages_come_back_and_the_completion_store_skips_finished_subs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_reach_the_dead_letter_queue() {
-    let moto = Moto::start();
-    let settings = moto.settings();
-    let client = settings.sqs_client().await;
-    let (url, dlq) = queue_with_dlq(&client, "poison", 2).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
-    publisher
-        .publish(
-            Content::Data(value!({"poison": true})),
-            &PublishOptions::default(),
-        )
+    for endpoint in Endpoint::both() {
+        eprintln!("endpoint: {}", endpoint.name());
+        let settings = endpoint.settings();
+        let client = settings.sqs_client().await;
+        let (url, dlq) = queue_with_dlq(&client, "poison", 2).await;
+        let publisher = SqsPublisher::new(&settings, &url).await;
+        publisher
+            .publish(
+                Content::Data(value!({"poison": true})),
+                &PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+        publisher
+            .publish(
+                Content::Data(value!({"poison": false})),
+                &PublishOptions::default(),
+            )
+            .await
+            .unwrap();
+        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        listener
+            .register_subscriber(Subscriber::new(
+                "Picky",
+                SubscriberKind::Data,
+                Handler::from_async(|m| async move {
+                    if m.value().and_then(|v| v.get("poison")) == Some(&Value::Bool(true)) {
+                        Err(HandlerError::retriable("cannot process this one"))
+                    } else {
+                        Ok(ProcessStatus::Done)
+                    }
+                }),
+            ))
+            .unwrap();
+        // Two failed receives, then a third receive attempt moves it to the DLQ.
+        let stats = run_until(listener, |s| {
+            s.deleted >= 1 && s.retriable_error >= 2 && s.receive_calls >= 6
+        })
         .await
         .unwrap();
-    publisher
-        .publish(
-            Content::Data(value!({"poison": false})),
-            &PublishOptions::default(),
-        )
-        .await
-        .unwrap();
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
-    listener
-        .register_subscriber(Subscriber::new(
-            "Picky",
-            SubscriberKind::Data,
-            Handler::from_async(|m| async move {
-                if m.value().and_then(|v| v.get("poison")) == Some(&Value::Bool(true)) {
-                    Err(HandlerError::retriable("cannot process this one"))
-                } else {
-                    Ok(ProcessStatus::Done)
-                }
-            }),
-        ))
-        .unwrap();
-    // Two failed receives, then a third receive attempt moves it to the DLQ.
-    let stats = run_until(listener, |s| {
-        s.deleted >= 1 && s.retriable_error >= 2 && s.receive_calls >= 6
-    })
-    .await
-    .unwrap();
-    assert_eq!(stats.deleted, 1);
-    let dead = drain(&client, &dlq, 1).await;
-    assert_eq!(dead.len(), 1, "the poison message is in the DLQ");
-    assert!(dead[0].body().unwrap().contains("\"poison\":true"));
-    assert!(drain(&client, &url, 1).await.is_empty());
+        assert_eq!(stats.deleted, 1);
+        let dead = drain(&client, &dlq, 1).await;
+        assert_eq!(dead.len(), 1, "the poison message is in the DLQ");
+        assert!(dead[0].body().unwrap().contains("\"poison\":true"));
+        assert!(drain(&client, &url, 1).await.is_empty());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_is_a_fatal_error_and_the_listener_goes_on() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "panics", &[]).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
@@ -266,8 +273,8 @@ async fn a_panicking_handler_is_a_fatal_error_and_the_listener_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_in_flight_work_finish_and_deletes_it() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "graceful", &[]).await;
     SqsPublisher::new(&settings, &url)
@@ -312,9 +319,9 @@ async fn shutdown_lets_in_flight_work_finish_and_deletes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_queue_stops_the_listener_with_a_clear_error() {
-    let moto = Moto::start();
-    let settings = moto.settings();
-    let url = format!("{}/123456789012/missing", moto.url);
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
+    let url = format!("{}/123456789012/missing", endpoint.url());
     let listener = SqsListener::new(&settings, config(&url)).await;
     let err = listener.listen().await.unwrap_err();
     match &err {
@@ -330,8 +337,8 @@ async fn a_missing_queue_stops_the_listener_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_payloads_can_be_transformed_into_data_objects() {
     use sqs_mega::listen::RawPolicy;
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "raw", &[]).await;
     let publisher = SqsPublisher::new(&settings, &url).await;
@@ -384,8 +391,8 @@ async fn raw_payloads_can_be_transformed_into_data_objects() {
 /// The same run without the heartbeat shows the redelivery the heartbeat prevents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     for heartbeat in [true, false] {
         let url = create_queue(&client, &format!("long-{heartbeat}"), &[]).await;
@@ -438,8 +445,8 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
 /// FIFO: messages of a group are handled one at a time in order, also across a retry; groups in parallel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(
         &client,
@@ -506,8 +513,8 @@ async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
 /// An idle listener long-polls: on an empty queue it makes about one receive per wait time, not a busy loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_listener_long_polls_instead_of_spinning() {
-    let moto = Moto::start();
-    let settings = moto.settings();
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "idle", &[]).await;
     let listener = SqsListener::new(

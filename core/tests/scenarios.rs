@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use sqs_mega::codec::Content;
 use sqs_mega::listen::{
@@ -310,4 +311,301 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
             }
         }
     }
+}
+
+fn n_of(m: &sqs_mega::listen::Message) -> i64 {
+    m.value()
+        .and_then(|v| v.get("n"))
+        .and_then(Value::as_i64)
+        .unwrap()
+}
+
+async fn publish_numbers(publisher: &SqsPublisher, range: std::ops::Range<i64>) {
+    let entries: Vec<_> = range
+        .map(|n| BatchEntry::new(Content::Data(value!({"n": n}))))
+        .collect();
+    for chunk in entries.chunks(100) {
+        assert!(publisher
+            .publish_batch(chunk.to_vec())
+            .await
+            .iter()
+            .all(Result::is_ok));
+    }
+}
+
+/// Duplicate delivery, reordering, injected 500s and throttling (the embedded endpoint's anomaly injection,
+/// seeded): the completion store keeps every side effect single, and every message is processed. Without
+/// the store, the same seeded run shows the duplicates it prevents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_delivery_and_injected_errors_with_a_completion_store() {
+    use sqs_mega_local::AnomalyConfig;
+    for with_store in [true, false] {
+        let endpoint = Endpoint::local();
+        let settings = endpoint.settings();
+        let client = settings.sqs_client().await;
+        let url = create_queue(&client, "dups", &[]).await;
+        publish_numbers(&SqsPublisher::new(&settings, &url).await, 0..100).await;
+        endpoint
+            .embedded()
+            .set_anomalies(
+                "dups",
+                Some(AnomalyConfig {
+                    seed: 7,
+                    duplicate_rate: 0.3,
+                    reorder_rate: 0.3,
+                    error_rate: 0.05,
+                    throttle_rate: 0.05,
+                    ..Default::default()
+                }),
+            )
+            .unwrap();
+        let effects = Arc::new(Mutex::new(HashMap::<i64, usize>::new()));
+        let e = effects.clone();
+        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        if with_store {
+            listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(10_000)));
+        }
+        listener
+            .register_subscriber(Subscriber::new(
+                "Effect",
+                SubscriberKind::Data,
+                Handler::from_blocking(move |m| {
+                    *e.lock().unwrap().entry(n_of(m)).or_default() += 1;
+                    Ok(ProcessStatus::Done)
+                }),
+            ))
+            .unwrap();
+        let effects_seen = effects.clone();
+        let stats = run_until(listener, move |_| {
+            let e = effects_seen.lock().unwrap();
+            e.len() == 100
+        })
+        .await;
+        // Let duplicates still in the queue come out.
+        let effects = effects.lock().unwrap().clone();
+        assert_eq!(
+            effects.len(),
+            100,
+            "every message processed ({with_store}): {stats:?}"
+        );
+        let total: usize = effects.values().sum();
+        if with_store {
+            assert_eq!(total, 100, "no side effect twice with the store: {stats:?}");
+            assert!(
+                stats.skipped_completed > 0,
+                "duplicates were delivered and skipped: {stats:?}"
+            );
+        } else {
+            assert!(
+                total > 100,
+                "without the store the duplicates run again: {stats:?}"
+            );
+        }
+    }
+}
+
+/// Backpressure: a producer floods the queue while the listener works; in-flight work never exceeds its
+/// bound, and the queue drains with every message processed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_under_a_flood() {
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "flood", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    let producer = tokio::spawn(async move { publish_numbers(&publisher, 0..3000).await });
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let s = seen.clone();
+    let mut listener = SqsListener::new(
+        &settings,
+        ListenerConfig {
+            pollers: 2,
+            max_in_flight: 16,
+            ..config(&url)
+        },
+    )
+    .await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Work",
+            SubscriberKind::Data,
+            Handler::from_async(move |m| {
+                let s = s.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    assert!(s.lock().unwrap().insert(n_of(&m)), "processed twice");
+                    Ok(ProcessStatus::Done)
+                }
+            }),
+        ))
+        .unwrap();
+    let stats_handle = listener.stats();
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let m = max_in_flight.clone();
+    let sampler = tokio::spawn(async move {
+        loop {
+            let now = stats_handle.snapshot().in_flight as usize;
+            m.fetch_max(now, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let stats = run_until(listener, |s| s.deleted >= 3000).await;
+    sampler.abort();
+    producer.await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3000, "{stats:?}");
+    assert_eq!(stats.deleted, 3000);
+    let peak = max_in_flight.load(Ordering::Relaxed);
+    assert!(peak <= 16, "in-flight work stays bounded: peak {peak}");
+    assert!(peak >= 8, "and the bound is used: peak {peak}");
+    // Batched deletes and receives at saturation: well under one request per message.
+    assert!(stats.requests_per_message() < 0.5, "{stats:?}");
+}
+
+/// Backlog drain after an outage: messages pile up with no consumer, including stale ones whose business
+/// timestamp is too old to act on; the listener drains the backlog, acting on fresh messages and dropping
+/// stale ones, and nothing is left or lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_drain_after_an_outage() {
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "backlog", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    let now = chrono::Utc::now();
+    let entries: Vec<_> = (0..2000i64)
+        .map(|n| {
+            let age = if n % 4 == 0 {
+                chrono::Duration::hours(3)
+            } else {
+                chrono::Duration::minutes(5)
+            };
+            BatchEntry::new(Content::Data(
+                value!({"n": n, "created_at": ((now - age).to_rfc3339())}),
+            ))
+        })
+        .collect();
+    for chunk in entries.chunks(200) {
+        assert!(publisher
+            .publish_batch(chunk.to_vec())
+            .await
+            .iter()
+            .all(Result::is_ok));
+    }
+    let acted = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (a, d) = (acted.clone(), dropped.clone());
+    let mut listener = SqsListener::new(
+        &settings,
+        ListenerConfig {
+            pollers: 2,
+            max_in_flight: 40,
+            ..config(&url)
+        },
+    )
+    .await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Fresh",
+            SubscriberKind::Data,
+            Handler::from_blocking(move |m| {
+                let created = m
+                    .value()
+                    .and_then(|v| v.get("created_at"))
+                    .and_then(Value::as_str)
+                    .unwrap();
+                let created = sqs_mega::json::parse_datetime(created).unwrap();
+                if chrono::Utc::now() - created > chrono::Duration::hours(1) {
+                    d.fetch_add(1, Ordering::SeqCst); // stale: acknowledged, not acted on
+                } else {
+                    a.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(ProcessStatus::Done)
+            }),
+        ))
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 2000).await;
+    assert_eq!(
+        (acted.load(Ordering::SeqCst), dropped.load(Ordering::SeqCst)),
+        (1500, 500),
+        "{stats:?}"
+    );
+    assert!(drain(&client, &url, 1).await.is_empty());
+}
+
+/// DLQ redrive: poison messages land in the dead-letter queue; once the bug is fixed, StartMessageMoveTask
+/// moves them back and they are processed; the DLQ ends empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_redrive_after_a_fix() {
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
+    let client = settings.sqs_client().await;
+    let (url, dlq) = queue_with_dlq(&client, "redrive", 1).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    publish_numbers(&publisher, 0..10).await;
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(Mutex::new(HashSet::new()));
+    let (f, dn) = (fixed.clone(), done.clone());
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    listener
+        .register_subscriber(Subscriber::new(
+            "Buggy",
+            SubscriberKind::Data,
+            Handler::from_blocking(move |m| {
+                let n = n_of(m);
+                if n % 3 == 0 && !f.load(Ordering::SeqCst) {
+                    return Err(HandlerError::retriable("bug"));
+                }
+                dn.lock().unwrap().insert(n);
+                Ok(ProcessStatus::Done)
+            }),
+        ))
+        .unwrap();
+    let stats_handle = listener.stats();
+    let handle = listener.shutdown_handle();
+    let task = tokio::spawn(async move { listener.listen().await });
+    // The poison messages (0, 3, 6, 9) fail once and move to the DLQ on their next receive.
+    let dlq_count = || async {
+        client
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+            .parse::<usize>()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dlq_count().await < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "poison never reached the DLQ: {:?}",
+            stats_handle.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done.lock().unwrap().len(), 6);
+    // Fix the bug, redrive.
+    fixed.store(true, Ordering::SeqCst);
+    let task_handle = sqs_mega::admin::start_redrive(&client, &dlq, None, Some(100))
+        .await
+        .unwrap();
+    assert!(!task_handle.is_empty());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while done.lock().unwrap().len() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "redriven messages not processed: {:?}",
+            stats_handle.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    handle.shutdown();
+    task.await.unwrap().unwrap();
+    assert_eq!(dlq_count().await, 0, "the DLQ is empty");
+    let tasks = sqs_mega::admin::redrive_tasks(&client, &dlq).await.unwrap();
+    assert_eq!(tasks[0].moved, 4, "{tasks:?}");
+    assert!(drain(&client, &url, 1).await.is_empty());
 }

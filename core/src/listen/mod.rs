@@ -515,6 +515,7 @@ async fn poll(shared: Arc<Shared>, permits: Arc<Semaphore>, tracker: TaskTracker
             }
             Ok(out) => {
                 pause = Duration::from_millis(100);
+                let received_at = Instant::now();
                 let messages = out.messages.unwrap_or_default();
                 Stats::add(&shared.stats.received, messages.len() as u64);
                 taken.truncate(messages.len());
@@ -536,11 +537,11 @@ async fn poll(shared: Arc<Shared>, permits: Arc<Semaphore>, tracker: TaskTracker
                         }
                     }
                     for (_, list) in groups {
-                        tracker.spawn(process_group(shared.clone(), list));
+                        tracker.spawn(process_group(shared.clone(), list, received_at));
                     }
                 } else {
                     for (m, permit) in messages.into_iter().zip(taken) {
-                        tracker.spawn(process_one(shared.clone(), m, permit));
+                        tracker.spawn(process_one(shared.clone(), m, permit, received_at));
                     }
                 }
             }
@@ -563,6 +564,7 @@ enum Outcome {
 async fn process_group(
     shared: Arc<Shared>,
     list: Vec<(aws_sdk_sqs::types::Message, OwnedSemaphorePermit)>,
+    received_at: Instant,
 ) {
     let mut untouched = Vec::new();
     let mut blocked = false;
@@ -574,7 +576,7 @@ async fn process_group(
             drop(permit);
             continue;
         }
-        blocked = process_one(shared.clone(), m, permit).await != Outcome::Delete;
+        blocked = process_one(shared.clone(), m, permit, received_at).await != Outcome::Delete;
     }
     release_batch(&shared, &untouched).await;
 }
@@ -584,12 +586,13 @@ async fn process_one(
     shared: Arc<Shared>,
     raw: aws_sdk_sqs::types::Message,
     permit: OwnedSemaphorePermit,
+    received_at: Instant,
 ) -> Outcome {
     shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
     let receipt = raw.receipt_handle().unwrap_or_default().to_owned();
     let span = tracing::info_span!("message", message_id = raw.message_id().unwrap_or(""));
     let outcome = async {
-        let outcome = match to_message(&raw) {
+        let outcome = match to_message(&raw, received_at) {
             Ok(message) => {
                 let message = Arc::new(message);
                 run_with_heartbeat(&shared, &message).await
@@ -627,7 +630,10 @@ fn attribute_u32(raw: &aws_sdk_sqs::types::Message, name: MessageSystemAttribute
 }
 
 /// Builds the handler's view of a received message, decoding its body.
-fn to_message(raw: &aws_sdk_sqs::types::Message) -> Result<Message, (u32, codec::DecodeError)> {
+fn to_message(
+    raw: &aws_sdk_sqs::types::Message,
+    received_at: Instant,
+) -> Result<Message, (u32, codec::DecodeError)> {
     let receive_count = attribute_u32(raw, MessageSystemAttributeName::ApproximateReceiveCount);
     let message_attributes: HashMap<String, ReceivedAttribute> = raw
         .message_attributes()
@@ -671,6 +677,7 @@ fn to_message(raw: &aws_sdk_sqs::types::Message) -> Result<Message, (u32, codec:
         body,
         receive_count,
         sent_at,
+        received_at,
         attributes,
         message_attributes,
         decoded,

@@ -107,6 +107,8 @@ pub struct Message {
     /// FIFO queues: the message group.
     pub group_id: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// When this listener received it (the framework's time before the handler starts is measured from here).
+    pub received_at: std::time::Instant,
     /// System attributes (ApproximateReceiveCount, SentTimestamp, MessageGroupId…).
     pub attributes: HashMap<String, String>,
     /// Message attributes, `mega.encoding` included.

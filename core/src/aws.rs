@@ -5,6 +5,11 @@
 
 use std::fmt;
 
+/// The AWS SDK for SNS, as sqs-mega uses it.
+pub use aws_sdk_sns as sns_sdk;
+/// The AWS SDK for SQS, as sqs-mega uses it (so applications need not pin a matching version).
+pub use aws_sdk_sqs as sqs_sdk;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

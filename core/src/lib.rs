@@ -8,6 +8,7 @@
 
 pub mod decimal;
 pub mod json;
+pub mod matcher;
 pub mod value;
 
 pub use decimal::Decimal;

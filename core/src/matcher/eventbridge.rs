@@ -35,36 +35,37 @@ fn object(m: &Map, path: &mut Vec<String>) -> Result<Node, PatternError> {
             }
             ors.push(Node::Or(nodes));
         } else {
-            let node =
-                match v {
-                    Value::Map(inner) => object(inner, path)?,
-                    Value::List(items) => {
-                        if items.is_empty() {
-                            return Err(PatternError::at(
-                                path,
-                                "an array of matchers cannot be empty",
-                            ));
-                        }
-                        let mut alts = Vec::with_capacity(items.len());
-                        for (i, item) in items.iter().enumerate() {
-                            path.push(i.to_string());
-                            alts.push(leaf(item, path)?);
-                            path.pop();
-                        }
-                        if alts.len() == 1 {
-                            alts.pop().expect("one")
-                        } else {
-                            Node::OneOf(alts)
-                        }
+            let node = match v {
+                Value::Map(inner) => object(inner, path)?,
+                Value::List(items) => {
+                    if items.is_empty() {
+                        return Err(PatternError::at(
+                            path,
+                            "an array of matchers cannot be empty",
+                        ));
                     }
-                    other => return Err(PatternError::at(
+                    let mut alts = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        path.push(i.to_string());
+                        alts.push(leaf(item, path)?);
+                        path.pop();
+                    }
+                    if alts.len() == 1 {
+                        alts.pop().expect("one")
+                    } else {
+                        Node::OneOf(alts)
+                    }
+                }
+                other => {
+                    return Err(PatternError::at(
                         path,
                         format!(
                             "a field's value must be an array of matchers or an object, got a {}",
                             other.kind()
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
             entries.push((k.clone(), Node::EachOrSelf(Box::new(node))));
         }
         path.pop();

@@ -18,7 +18,9 @@ pub fn parse_pattern_json(value: &Value) -> Result<Expr, PatternError> {
 }
 
 /// `{"$event": rules}` or `{"$data": pattern}` at the root: subscriber rules.
-pub(crate) fn subscriber_of(value: &Value) -> Result<Option<Subscriber>, PatternError> {
+pub(crate) fn subscriber_of(
+    value: &Value,
+) -> Result<Option<(Subscriber, &'static str)>, PatternError> {
     let Some(m) = value.as_map() else {
         return Ok(None);
     };
@@ -41,13 +43,16 @@ pub(crate) fn subscriber_of(value: &Value) -> Result<Option<Subscriber>, Pattern
                 out.push((attr.clone(), parse(p, &mut path)?));
                 path.pop();
             }
-            Ok(Some(Subscriber::Event(out)))
+            Ok(Some((Subscriber::Event(out), "$event")))
         }
-        "$data" => Ok(Some(Subscriber::Data(if v.is_null() {
-            None
-        } else {
-            Some(parse(v, &mut path)?)
-        }))),
+        "$data" => Ok(Some((
+            Subscriber::Data(if v.is_null() {
+                None
+            } else {
+                Some(parse(v, &mut path)?)
+            }),
+            "$data",
+        ))),
         _ => Ok(None),
     }
 }

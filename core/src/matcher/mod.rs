@@ -290,7 +290,7 @@ pub fn compile_pattern_value(
             root: eventbridge::compile(value)?,
         }),
         Syntax::Mega => match format::subscriber_of(value)? {
-            Some(sub) => sub.compile_with(callbacks),
+            Some((sub, root)) => sub.compile_at(callbacks, &mut vec![root.to_owned()]),
             None => compile(parse_pattern_json(value)?, callbacks),
         },
     }

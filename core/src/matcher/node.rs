@@ -469,7 +469,12 @@ impl Node {
         path: &mut Vec<String>,
         callbacks: &Callbacks,
     ) -> Result<Node, PatternError> {
-        let err = |path: &[String], msg: String| PatternError::at(path, msg);
+        // Errors point at the operator inside the pattern (`/a/$gt`), as the JSON format spells it.
+        let err = |path: &[String], op: &str, msg: String| {
+            let mut p = path.to_vec();
+            p.push(op.to_owned());
+            PatternError::at(&p, msg)
+        };
         Ok(match e {
             Expr::Eq(l) => Node::Eq(Lit::new(l)),
             Expr::Gt(l) => cmp_node(CmpOp::Gt, l, path)?,
@@ -477,13 +482,22 @@ impl Node {
             Expr::Lt(l) => cmp_node(CmpOp::Lt, l, path)?,
             Expr::Lte(l) => cmp_node(CmpOp::Lte, l, path)?,
             Expr::Match(src) => {
-                let re = Regex::new(&format!("^(?:{src})"))
-                    .map_err(|e| err(path, format!("invalid regular expression `{src}`: {e}")))?;
+                let re = Regex::new(&format!("^(?:{src})")).map_err(|e| {
+                    err(
+                        path,
+                        "$match",
+                        format!("invalid regular expression `{src}`: {e}"),
+                    )
+                })?;
                 Node::Regex(src, re)
             }
             Expr::OneOf(opts) => {
                 if opts.is_empty() {
-                    return Err(err(path, "one_of needs at least one option".into()));
+                    return Err(err(
+                        path,
+                        "$one_of",
+                        "one_of needs at least one option".into(),
+                    ));
                 }
                 Node::OneOf(compile_all(opts, "$one_of", path, callbacks)?)
             }
@@ -497,6 +511,7 @@ impl Node {
                 if all.len() < 2 {
                     return Err(err(
                         path,
+                        "$and",
                         format!("and_ needs at least two operands, got {}", all.len()),
                     ));
                 }
@@ -506,6 +521,7 @@ impl Node {
                 if any.len() < 2 {
                     return Err(err(
                         path,
+                        "$or",
                         format!("or_ needs at least two operands, got {}", any.len()),
                     ));
                 }
@@ -538,15 +554,16 @@ impl Node {
             Expr::EqIgnoreCase(s) => Node::EqIgnoreCase(s.to_lowercase()),
             Expr::Wildcard(w) => Node::Wildcard(
                 Wildcard::parse(&w)
-                    .map_err(|m| err(path, format!("invalid wildcard `{w}`: {m}")))?,
+                    .map_err(|m| err(path, "$wildcard", format!("invalid wildcard `{w}`: {m}")))?,
             ),
             Expr::Cidr(c) => Node::Cidr(
-                Cidr::parse(&c).map_err(|m| err(path, format!("invalid CIDR block `{c}`: {m}")))?,
+                Cidr::parse(&c)
+                    .map_err(|m| err(path, "$cidr", format!("invalid CIDR block `{c}`: {m}")))?,
             ),
             Expr::Func(id, f) => Node::Func(id, f),
             Expr::FuncRef(id) => match callbacks.get(&id) {
                 Some(f) => Node::Func(Arc::from(id.as_str()), f.clone()),
-                None => return Err(err(path, format!("unknown callback id `{id}`"))),
+                None => return Err(err(path, "$fn", format!("unknown callback id `{id}`"))),
             },
         })
     }
@@ -586,8 +603,10 @@ fn cmp_node(op: CmpOp, l: Literal, path: &[String]) -> Result<Node, PatternError
             Literal::Value(v) => format!("a {}", v.kind()),
             Literal::Date(_) => unreachable!(),
         };
+        let mut p = path.to_vec();
+        p.push(format!("${}", op.name()));
         return Err(PatternError::at(
-            path,
+            &p,
             format!(
                 "{} needs a number, string, date or date-time operand, got {what}",
                 op.name()

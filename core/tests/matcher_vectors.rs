@@ -1,0 +1,126 @@
+//! Runs the language-neutral conformance vectors of `tests/vectors/patterns.json`.
+
+use std::collections::BTreeSet;
+
+use sqs_mega::json;
+use sqs_mega::matcher::{compile_pattern_value, Callbacks, Syntax};
+use sqs_mega::Value;
+
+fn callbacks() -> Callbacks {
+    let mut c = Callbacks::new();
+    c.insert("is_even", |v: &Value| {
+        v.as_i64().is_some_and(|i| i % 2 == 0)
+    });
+    c.insert("fails", |_: &Value| -> bool {
+        panic!("this callback always fails")
+    });
+    c
+}
+
+fn load() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/patterns.json"
+    );
+    let text = std::fs::read_to_string(path).expect("vectors file");
+    json::parse(&text).expect("vectors are JSON")
+}
+
+#[test]
+fn conformance_vectors() {
+    let doc = load();
+    let vectors = doc
+        .get("vectors")
+        .and_then(Value::as_list)
+        .expect("vectors list");
+    assert!(vectors.len() > 200, "the vector file lost vectors");
+    let callbacks = callbacks();
+    // Silence the expected panic message of the `fails` callback.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut failures = Vec::new();
+    let mut rules = BTreeSet::new();
+    for v in vectors {
+        let name = v.get("name").and_then(Value::as_str).expect("name");
+        let rule = v.get("rule").and_then(Value::as_str).expect("rule");
+        rules.insert(rule.to_owned());
+        let syntax = match v.get("syntax").and_then(Value::as_str) {
+            Some("eventbridge") => Syntax::EventBridge,
+            Some("mega") | None => Syntax::Mega,
+            Some(other) => panic!("{name}: unknown syntax {other}"),
+        };
+        let pattern = v.get("pattern").expect("pattern");
+        let compiled = compile_pattern_value(pattern, syntax, &callbacks);
+        if let Some(path) = v.get("error_path") {
+            match compiled {
+                Err(e) if Some(e.path.as_str()) == path.as_str() => {}
+                Err(e) => failures.push(format!(
+                    "{rule}/{name}: error at {} ({e}), expected at {path:?}",
+                    e.path
+                )),
+                Ok(_) => failures.push(format!(
+                    "{rule}/{name}: compiled, expected an error at {path:?}"
+                )),
+            }
+            continue;
+        }
+        let compiled = match compiled {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{rule}/{name}: {e}"));
+                continue;
+            }
+        };
+        let payload =
+            json::from_tagged(v.get("payload").expect("payload").clone()).expect("tagged payload");
+        let expected = v.get("match").and_then(Value::as_bool).expect("match");
+        let got = compiled.matches(&payload);
+        if got != expected {
+            failures.push(format!("{rule}/{name}: matched {got}, expected {expected}"));
+            continue;
+        }
+        let explanation = compiled.explain(&payload);
+        if explanation.is_some() == expected {
+            failures.push(format!(
+                "{rule}/{name}: explain disagrees with matches: {explanation:?}"
+            ));
+        }
+        if let (Some(path), Some(e)) = (v.get("explain_path").and_then(Value::as_str), &explanation)
+        {
+            if e.path != path {
+                failures.push(format!(
+                    "{rule}/{name}: explained at {:?} ({e}), expected {path:?}",
+                    e.path
+                ));
+            }
+        }
+    }
+    let _ = std::panic::take_hook();
+    assert!(
+        failures.is_empty(),
+        "{} failing vectors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    for rule in [
+        "equality",
+        "maps",
+        "comparison",
+        "dates",
+        "match",
+        "one_of",
+        "not",
+        "and_or",
+        "any",
+        "empty",
+        "exists",
+        "lists",
+        "callbacks",
+        "strings",
+        "subscribers",
+        "errors",
+        "eventbridge",
+        "eventbridge_errors",
+    ] {
+        assert!(rules.contains(rule), "no vector for rule {rule}");
+    }
+}

@@ -373,8 +373,9 @@ impl Node {
             Node::Or(ns) => ns.iter().any(|n| n.eval(v)),
             Node::OneOf(ns) => ns.iter().any(|n| n.eval(v)),
             Node::And(ns) => ns.iter().all(|n| n.eval(v)),
+            // Nested lists are flattened, as EventBridge does (`coordinates: [[[x, y]]]`).
             Node::EachOrSelf(n) => match v {
-                Some(Value::List(items)) => items.iter().any(|x| n.eval(Some(x))),
+                Some(Value::List(items)) => items.iter().any(|x| self.eval(Some(x))),
                 other => n.eval(other),
             },
             _ => match v {

@@ -2,8 +2,8 @@
 
 use sqs_mega::matcher::dsl::*;
 use sqs_mega::matcher::{
-    compile_pattern_json, compile_pattern_json_with, Callbacks, PayloadKind, Router, Subscriber, SubscriberId,
-    Syntax,
+    compile_pattern_json, compile_pattern_json_with, Callbacks, PayloadKind, Router, Subscriber,
+    SubscriberId, Syntax,
 };
 use sqs_mega::{json, value, Value};
 
@@ -37,7 +37,10 @@ fn builder_expresses_the_seed_user_login_subscriber() {
         ("name", matches(r"user:login:(.*)")),
         ("version", any_()),
         ("subject", matches(r"^\d+$")),
-        ("attributes", map([("success", true.into()), ("attempts", gt(2))])),
+        (
+            "attributes",
+            map([("success", true.into()), ("attempts", gt(2))]),
+        ),
         ("object_type", "user".into()),
         ("object_version", one_of([1, 2, 3])),
         (
@@ -91,24 +94,35 @@ fn between_five_and_ten() {
 
 #[test]
 fn closures_are_callbacks_and_panics_are_non_matches() {
-    let p = map([("n", func("odd", |v: &Value| v.as_i64().is_some_and(|i| i % 2 == 1)))])
-        .compile()
-        .unwrap();
+    let p = map([(
+        "n",
+        func("odd", |v: &Value| v.as_i64().is_some_and(|i| i % 2 == 1)),
+    )])
+    .compile()
+    .unwrap();
     assert!(p.matches(&value!({"n": 3})));
     assert!(!p.matches(&value!({"n": 4})));
     assert_eq!(p.explain(&value!({"n": 4})).unwrap().expected, "fn(odd)");
 
     std::panic::set_hook(Box::new(|_| {}));
-    let boom = func("boom", |_: &Value| -> bool { panic!("boom") }).compile().unwrap();
+    let boom = func("boom", |_: &Value| -> bool { panic!("boom") })
+        .compile()
+        .unwrap();
     let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| boom.matches(&Value::Null)));
     let _ = std::panic::take_hook();
-    assert_eq!(ok.ok(), Some(false), "a panicking callback is a non-match, not a crash");
+    assert_eq!(
+        ok.ok(),
+        Some(false),
+        "a panicking callback is a non-match, not a crash"
+    );
 }
 
 #[test]
 fn callbacks_are_resolved_by_id_at_compile_time() {
     let mut cb = Callbacks::new();
-    cb.insert("has_template", |v: &Value| v.as_str().is_some_and(|s| s.starts_with("tpl_")));
+    cb.insert("has_template", |v: &Value| {
+        v.as_str().is_some_and(|s| s.starts_with("tpl_"))
+    });
     let text = r#"{"user": {"template": {"$fn": "has_template"}}}"#;
     let p = compile_pattern_json_with(text, Syntax::Mega, &cb).unwrap();
     assert!(p.matches(&value!({"user": {"template": "tpl_welcome"}})));
@@ -120,7 +134,9 @@ fn callbacks_are_resolved_by_id_at_compile_time() {
 
 #[test]
 fn builder_errors_point_at_the_path() {
-    let err = map([("a", map([("b", and_([gt(1)]))]))]).compile().unwrap_err();
+    let err = map([("a", map([("b", and_([gt(1)]))]))])
+        .compile()
+        .unwrap_err();
     assert_eq!(err.path, "/a/b/$and");
     let err = map([("a", gt(Value::List(vec![])))]).compile().unwrap_err();
     assert_eq!(err.path, "/a/$gt");
@@ -130,7 +146,9 @@ fn builder_errors_point_at_the_path() {
     );
     let err = compile_pattern_json("{not json", Syntax::Mega).unwrap_err();
     assert_eq!(err.path, "/");
-    let err = Subscriber::event([("colour", eq("red"))]).compile().unwrap_err();
+    let err = Subscriber::event([("colour", eq("red"))])
+        .compile()
+        .unwrap_err();
     assert_eq!(err.path, "/colour");
 }
 
@@ -148,7 +166,11 @@ fn event(domain: &str, name: &str, attrs: Value) -> Value {
 #[test]
 fn router_returns_every_match_in_registration_order() {
     let mut r = Router::new();
-    let added = r.add(Subscriber::event([("domain", "cart"), ("name", "item.added")]).compile().unwrap());
+    let added = r.add(
+        Subscriber::event([("domain", "cart"), ("name", "item.added")])
+            .compile()
+            .unwrap(),
+    );
     let any_cart = r.add(Subscriber::event([("domain", "cart")]).compile().unwrap());
     let big = r.add(
         Subscriber::event([
@@ -161,7 +183,8 @@ fn router_returns_every_match_in_registration_order() {
     let all_events = r.add(Subscriber::Event(vec![]).compile().unwrap());
     let data = r.add(Subscriber::data(map([("type", "x")])).compile().unwrap());
     let all_data = r.add(Subscriber::Data(None).compile().unwrap());
-    let plain = r.add(compile_pattern_json(r#"{"event": {"name": "item.removed"}}"#, Syntax::Mega).unwrap());
+    let plain = r
+        .add(compile_pattern_json(r#"{"event": {"name": "item.removed"}}"#, Syntax::Mega).unwrap());
     assert_eq!(r.len(), 7);
 
     assert_eq!(
@@ -179,7 +202,9 @@ fn router_returns_every_match_in_registration_order() {
     let odd = value!({"protocol": "mega", "event": {"domain": "cart", "name": 5}});
     assert_eq!(r.matches(&odd), vec![any_cart, all_events]);
     assert_eq!(
-        r.explain(added, &event("cart", "item.removed", value!({}))).unwrap().path,
+        r.explain(added, &event("cart", "item.removed", value!({})))
+            .unwrap()
+            .path,
         "event.name"
     );
     assert!(r.explain(SubscriberId(99), &odd).is_none());
@@ -222,7 +247,10 @@ fn router_index_agrees_with_a_linear_scan() {
             }
         }
     }
-    assert!(checked > 100, "the comparison exercised too few matches ({checked})");
+    assert!(
+        checked > 100,
+        "the comparison exercised too few matches ({checked})"
+    );
 }
 
 #[test]
@@ -240,8 +268,15 @@ fn sns_export_of_a_fully_expressible_pattern() {
         export.policy_json().unwrap(),
         r#"{"event":{"name":["item.added","item.removed"],"domain":["shopping_cart"],"attributes":{"quantity":[{"numeric":[">=",1,"<",100]}],"sku":[{"prefix":"SKU-"}],"coupon":[{"exists":false}],"state":[{"anything-but":["test","draft"]}]}}}"#
     );
-    assert!(export.notes.iter().any(|n| n.contains("numbers sent as strings")));
-    assert!(export.notes.iter().any(|n| n.contains("at most 5")), "{:?}", export.notes);
+    assert!(export
+        .notes
+        .iter()
+        .any(|n| n.contains("numbers sent as strings")));
+    assert!(
+        export.notes.iter().any(|n| n.contains("at most 5")),
+        "{:?}",
+        export.notes
+    );
 }
 
 #[test]
@@ -258,8 +293,11 @@ fn sns_export_says_what_it_leaves_out() {
         export.policy_json().unwrap(),
         r#"{"type":[{"prefix":"user:notification:"}],"user":{"id":[{"numeric":[">",0]}]}}"#
     );
-    let omitted: Vec<(&str, &str)> =
-        export.omitted.iter().map(|o| (o.path.as_str(), o.condition.as_str())).collect();
+    let omitted: Vec<(&str, &str)> = export
+        .omitted
+        .iter()
+        .map(|o| (o.path.as_str(), o.condition.as_str()))
+        .collect();
     assert_eq!(
         omitted,
         vec![
@@ -268,7 +306,10 @@ fn sns_export_says_what_it_leaves_out() {
             ("user.created", "gte(date(2020-01-01))"),
         ]
     );
-    let nothing = func("f", |_: &Value| true).compile().unwrap().to_sns_filter_policy();
+    let nothing = func("f", |_: &Value| true)
+        .compile()
+        .unwrap()
+        .to_sns_filter_policy();
     assert!(nothing.policy.is_none());
     assert_eq!(nothing.omitted.len(), 1);
 }
@@ -285,7 +326,9 @@ fn eventbridge_patterns_export_back_to_sns() {
 
 #[test]
 fn value_conversions_build_patterns() {
-    let p = sqs_mega::matcher::Expr::from(value!({"a": [1, 2], "b": {"c": null}})).compile().unwrap();
+    let p = sqs_mega::matcher::Expr::from(value!({"a": [1, 2], "b": {"c": null}}))
+        .compile()
+        .unwrap();
     assert!(p.matches(&value!({"a": 2, "b": {"c": null, "d": 1}})));
     assert!(!p.matches(&value!({"a": 3, "b": {"c": null}})));
 }

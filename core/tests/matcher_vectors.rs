@@ -124,3 +124,70 @@ fn conformance_vectors() {
         assert!(rules.contains(rule), "no vector for rule {rule}");
     }
 }
+
+/// A projection (parsing only the fields the pattern reads) never changes a result.
+#[test]
+fn projected_payloads_match_like_full_ones() {
+    use sqs_mega::matcher::Projection;
+    let doc = load();
+    let callbacks = callbacks();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut compared = 0;
+    let mut differing_payloads = 0;
+    for v in doc.get("vectors").and_then(Value::as_list).unwrap() {
+        let Some(payload) = v.get("payload") else {
+            continue;
+        };
+        let syntax = match v.get("syntax").and_then(Value::as_str) {
+            Some("eventbridge") => Syntax::EventBridge,
+            _ => Syntax::Mega,
+        };
+        let pattern = compile_pattern_value(v.get("pattern").unwrap(), syntax, &callbacks).unwrap();
+        // Plain JSON text of the payload (tags stay maps: the comparison holds all the same).
+        let text = json::to_string(payload).unwrap();
+        let full = json::parse(&text).unwrap();
+        let projected = Projection::for_patterns([&pattern]).parse(&text).unwrap();
+        let name = v.get("name").and_then(Value::as_str).unwrap();
+        assert_eq!(
+            pattern.matches(&projected),
+            pattern.matches(&full),
+            "{name}"
+        );
+        assert_eq!(
+            pattern.explain(&projected),
+            pattern.explain(&full),
+            "{name}"
+        );
+        compared += 1;
+        differing_payloads += usize::from(projected != full);
+    }
+    let _ = std::panic::take_hook();
+    assert!(compared > 200);
+    assert!(
+        differing_payloads > 20,
+        "projections should drop unread fields ({differing_payloads})"
+    );
+}
+
+#[test]
+fn projection_keeps_only_what_patterns_read_and_rejects_broken_json() {
+    use sqs_mega::matcher::Projection;
+    let p = sqs_mega::matcher::compile_pattern_json(
+        r#"{"a": {"b": [1]}, "c": {"$exists": true}}"#,
+        Syntax::Mega,
+    )
+    .unwrap();
+    let proj = Projection::for_patterns([&p]);
+    let text = r#"{"a": {"b": 1, "x": [1, {"y": "}"}]}, "c": {"deep": [1, 2]}, "z\"": "s", "geo": [[1.5, 2], [3, 4]]}"#;
+    let v = proj.parse(text).unwrap();
+    assert_eq!(json::to_string(&v).unwrap(), r#"{"a":{"b":1},"c":{}}"#);
+    assert!(p.matches(&v));
+    for broken in [
+        r#"{"a": {"b": 1}"#,
+        r#"{"zz": "unterminated}"#,
+        r#"{"a": {"b": 01x}}"#,
+        r#"{"a": 1} x"#,
+    ] {
+        assert!(proj.parse(broken).is_err(), "{broken}");
+    }
+}

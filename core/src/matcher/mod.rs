@@ -17,6 +17,7 @@ mod eventbridge;
 mod expr;
 mod format;
 mod node;
+mod project;
 mod router;
 mod sns;
 
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use expr::{dsl, Callback, Expr, Literal};
 pub use format::parse_pattern_json;
+pub use project::{Projection, ProjectionError};
 pub use router::{Router, SubscriberId};
 pub use sns::{SnsExport, SnsOmission};
 

@@ -103,6 +103,12 @@ impl Router {
         SubscriberId(id)
     }
 
+    /// A [`Projection`](super::Projection) keeping what any registered subscriber reads: parse a raw JSON
+    /// body with it, then match, for a cheaper path than a full parse.
+    pub fn projection(&self) -> super::Projection {
+        super::Projection::for_patterns(&self.patterns)
+    }
+
     /// How many subscribers are registered.
     pub fn len(&self) -> usize {
         self.patterns.len()

@@ -1,0 +1,327 @@
+//! Reading from JSON text only the fields a set of patterns looks at.
+//!
+//! Matching a raw JSON body normally costs a full [`json::parse`](crate::json::parse) and then a match; the
+//! parse dominates. A [`Projection`] knows which keys the patterns read; it scans the text, skips every
+//! other member without building it, and parses only the values the patterns need (with
+//! [`json::parse`](crate::json::parse)). Matching the projected value gives the same answer as matching the
+//! fully parsed one.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::node::Node;
+use super::{Pattern, PayloadKind};
+use crate::json;
+use crate::value::{Map, Value};
+
+/// The keys a set of patterns reads, as a tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Fields {
+    /// The whole value is needed.
+    whole: bool,
+    children: HashMap<String, Fields, foldhash::fast::RandomState>,
+}
+
+impl Fields {
+    fn whole() -> Fields {
+        Fields {
+            whole: true,
+            children: HashMap::default(),
+        }
+    }
+
+    fn merge(&mut self, other: Fields) {
+        if self.whole || other.whole {
+            *self = Fields::whole();
+            return;
+        }
+        for (k, f) in other.children {
+            self.children.entry(k).or_default().merge(f);
+        }
+    }
+
+    /// Adds what node `n` reads of the value it is applied to.
+    fn add(&mut self, n: &Node) {
+        if self.whole {
+            return;
+        }
+        match n {
+            Node::Map(entries) => {
+                for (k, child) in entries {
+                    let mut f = Fields::default();
+                    f.add(child);
+                    self.children.entry(k.clone()).or_default().merge(f);
+                }
+            }
+            Node::EachOrSelf(inner) => self.add(inner),
+            Node::And(ns) | Node::Or(ns) | Node::OneOf(ns) => {
+                for c in ns {
+                    self.add(c);
+                }
+            }
+            Node::Not(inner) => self.add(inner),
+            // Reads presence only.
+            Node::Exists(_) | Node::Any => {}
+            // Everything else looks at the value itself (scalars, lists, emptiness of maps, callbacks).
+            _ => *self = Fields::whole(),
+        }
+    }
+}
+
+/// Parses JSON text into a value holding only the fields some patterns read (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub struct Projection {
+    fields: Fields,
+}
+
+/// JSON text that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ProjectionError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ProjectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid JSON at byte {}: {}", self.offset, self.message)
+    }
+}
+
+impl Projection {
+    /// The projection that keeps what any of `patterns` reads.
+    pub fn for_patterns<'a>(patterns: impl IntoIterator<Item = &'a Pattern>) -> Projection {
+        let mut fields = Fields::default();
+        for p in patterns {
+            if p.kind() != PayloadKind::Any {
+                // The subscriber kind reads `protocol` and whether `event` is a map.
+                fields
+                    .children
+                    .entry("protocol".into())
+                    .or_default()
+                    .merge(Fields::whole());
+                fields.children.entry("event".into()).or_default();
+            }
+            fields.add(p.root());
+        }
+        Projection { fields }
+    }
+
+    /// Reads `text`, keeping only the needed fields. Skipped members are checked for structure only
+    /// (balanced brackets, terminated strings), not fully validated.
+    pub fn parse(&self, text: &str) -> Result<Value, ProjectionError> {
+        let mut s = Scanner {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+        };
+        let v = s.value(&self.fields, 0)?;
+        s.ws();
+        if s.pos != s.bytes.len() {
+            return Err(s.err("unexpected data after the JSON value"));
+        }
+        Ok(v)
+    }
+}
+
+const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
+
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn err(&self, message: &str) -> ProjectionError {
+        ProjectionError {
+            offset: self.pos,
+            message: message.to_owned(),
+        }
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, b: u8, what: &str) -> Result<(), ProjectionError> {
+        self.ws();
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
+    }
+
+    /// Skips a string starting at `pos` (on its opening quote); returns whether it had escapes.
+    fn skip_string(&mut self) -> Result<bool, ProjectionError> {
+        let mut escaped = false;
+        self.pos += 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &self.bytes[self.pos..]) {
+                None => {
+                    self.pos = self.bytes.len();
+                    return Err(self.err("unterminated string"));
+                }
+                Some(i) => {
+                    self.pos += i;
+                    if self.bytes[self.pos] == b'"' {
+                        self.pos += 1;
+                        return Ok(escaped);
+                    }
+                    escaped = true;
+                    self.pos += 2;
+                    if self.pos > self.bytes.len() {
+                        return Err(self.err("unterminated string"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Skips one value.
+    fn skip_value(&mut self) -> Result<(), ProjectionError> {
+        self.ws();
+        match self.peek() {
+            Some(b'"') => self.skip_string().map(|_| ()),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek() {
+                        None => return Err(self.err("unterminated list or map")),
+                        Some(b'"') => {
+                            self.skip_string()?;
+                        }
+                        Some(b'{' | b'[') => {
+                            depth += 1;
+                            if depth > MAX_DEPTH {
+                                return Err(self.err("nesting too deep"));
+                            }
+                            self.pos += 1;
+                        }
+                        Some(b'}' | b']') => {
+                            depth -= 1;
+                            self.pos += 1;
+                            if depth == 0 {
+                                return Ok(());
+                            }
+                        }
+                        Some(_) => self.pos += 1,
+                    }
+                }
+            }
+            Some(_) => {
+                let start = self.pos;
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == start {
+                    return Err(self.err("expected a value"));
+                }
+                Ok(())
+            }
+            None => Err(self.err("expected a value")),
+        }
+    }
+
+    /// Parses the next value in full with the JSON reader.
+    fn full(&mut self) -> Result<Value, ProjectionError> {
+        self.ws();
+        let start = self.pos;
+        self.skip_value()?;
+        json::parse(&self.text[start..self.pos]).map_err(|e| ProjectionError {
+            offset: start + e.offset,
+            message: e.problem.to_string(),
+        })
+    }
+
+    fn value(&mut self, fields: &Fields, depth: usize) -> Result<Value, ProjectionError> {
+        if fields.whole {
+            return self.full();
+        }
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        self.ws();
+        match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                let mut map = Map::default();
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    return Ok(Value::Map(map));
+                }
+                loop {
+                    self.ws();
+                    if self.peek() != Some(b'"') {
+                        return Err(self.err("expected a key"));
+                    }
+                    let start = self.pos;
+                    let escaped = self.skip_string()?;
+                    let raw = &self.text[start + 1..self.pos - 1];
+                    let key: std::borrow::Cow<'_, str> = if escaped {
+                        match json::parse(&self.text[start..self.pos]) {
+                            Ok(Value::String(s)) => s.into(),
+                            _ => return Err(self.err("invalid key")),
+                        }
+                    } else {
+                        raw.into()
+                    };
+                    self.expect(b':', "expected `:`")?;
+                    match fields.children.get(key.as_ref()) {
+                        Some(f) => {
+                            let v = self.value(f, depth + 1)?;
+                            map.insert(key.into_owned(), v);
+                        }
+                        None => self.skip_value()?,
+                    }
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(Value::Map(map));
+                        }
+                        _ => return Err(self.err("expected `,` or `}`")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut list = Vec::new();
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(Value::List(list));
+                }
+                loop {
+                    list.push(self.value(fields, depth + 1)?);
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Value::List(list));
+                        }
+                        _ => return Err(self.err("expected `,` or `]`")),
+                    }
+                }
+            }
+            _ => self.full(),
+        }
+    }
+}

@@ -280,7 +280,7 @@ fn router_scaling(c: &mut Criterion) {
                     "protocol": "mega", "version": 1,
                     "event": {"domain": (format!("domain.{}", i % 10)), "name": (format!("event.{i}")), "version": 2,
                               "timestamp": "2020-05-04T15:53:23.123", "subject": "987650", "publisher": "shop-cart",
-                              "attributes": {"item_id": "61fcc874", "quantity": 5}},
+                              "attributes": {"item_id": "61fcc874", "quantity": 10}},
                     "object": {"type": "cart", "id": "1", "version": 1, "current": {"total": 10}}
                 })
             })

@@ -201,6 +201,18 @@ fn router_returns_every_match_in_registration_order() {
     // A name that is not a string bypasses the index but still matches correctly.
     let odd = value!({"protocol": "mega", "event": {"domain": "cart", "name": 5}});
     assert_eq!(r.matches(&odd), vec![any_cart, all_events]);
+    // EventBridge patterns match inside lists: the index must not hide them.
+    let mut eb = Router::new();
+    let by_name =
+        eb.add(compile_pattern_json(r#"{"event": {"name": ["a"]}}"#, Syntax::EventBridge).unwrap());
+    let listed = value!({"event": [{"name": "b"}, {"name": "a"}]});
+    assert_eq!(eb.matches(&listed), vec![by_name]);
+    assert_eq!(
+        eb.matches(&value!({"event": {"name": ["b", "a"]}})),
+        vec![by_name]
+    );
+    assert_eq!(eb.matches(&value!({"event": {"name": "a"}})), vec![by_name]);
+    assert!(eb.matches(&value!({"event": {"name": "b"}})).is_empty());
     assert_eq!(
         r.explain(added, &event("cart", "item.removed", value!({})))
             .unwrap()

@@ -127,6 +127,17 @@ impl Projection {
 
 const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
 
+/// Bytes that matter when skipping a list or map: quotes and brackets.
+static STRUCTURAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t
+};
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -195,28 +206,35 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'"') => self.skip_string().map(|_| ()),
             Some(b'{' | b'[') => {
+                // Jump from structural byte to structural byte; strings are skipped whole.
                 let mut depth = 0usize;
                 loop {
-                    match self.peek() {
-                        None => return Err(self.err("unterminated list or map")),
-                        Some(b'"') => {
+                    let Some(off) = self.bytes[self.pos..]
+                        .iter()
+                        .position(|&b| STRUCTURAL[usize::from(b)])
+                    else {
+                        self.pos = self.bytes.len();
+                        return Err(self.err("unterminated list or map"));
+                    };
+                    self.pos += off;
+                    match self.bytes[self.pos] {
+                        b'"' => {
                             self.skip_string()?;
                         }
-                        Some(b'{' | b'[') => {
+                        b'{' | b'[' => {
                             depth += 1;
                             if depth > MAX_DEPTH {
                                 return Err(self.err("nesting too deep"));
                             }
                             self.pos += 1;
                         }
-                        Some(b'}' | b']') => {
+                        _ => {
                             depth -= 1;
                             self.pos += 1;
                             if depth == 0 {
                                 return Ok(());
                             }
                         }
-                        Some(_) => self.pos += 1,
                     }
                 }
             }

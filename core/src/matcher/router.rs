@@ -139,11 +139,17 @@ impl Router {
     /// Appends every subscriber matching the payload to `out`, in registration order (no allocation
     /// beyond `out` growing).
     pub fn matches_into(&self, payload: &Value, out: &mut Vec<SubscriberId>) {
-        let event = payload.get("event");
-        let names = lookup(&self.by_name, event.and_then(|e| e.get("name")));
-        let domains = lookup(&self.by_domain, event.and_then(|e| e.get("domain")));
+        let (names, domains) = match payload.get("event") {
+            None => (Ok(&[][..]), Ok(&[][..])),
+            Some(Value::Map(event)) => (
+                lookup(&self.by_name, event.get("name")),
+                lookup(&self.by_domain, event.get("domain")),
+            ),
+            Some(_) => (Err(()), Err(())),
+        };
         let (Ok(names), Ok(domains)) = (names, domains) else {
-            // A name or domain that is not a string: no index applies.
+            // An event, name or domain that is not what the index holds (a list for an EventBridge
+            // pattern, a number…): no index applies.
             for (i, p) in self.patterns.iter().enumerate() {
                 if p.matches(payload) {
                     out.push(SubscriberId(i as u32));

@@ -89,7 +89,65 @@ pub(crate) fn parse_temporal(s: &str) -> Option<Temporal> {
         let year = i32::try_from(num(0..4)?).ok()?;
         return NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?).map(Temporal::Date);
     }
-    json::parse_datetime(s).ok().map(Temporal::DateTime)
+    fast_datetime(b)
+        .or_else(|| json::parse_datetime(s).ok())
+        .map(Temporal::DateTime)
+}
+
+/// The common shape `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]`, read without allocating (the general
+/// reader, [`json::parse_datetime`], handles everything else and agrees on this shape).
+fn fast_datetime(b: &[u8]) -> Option<DateTime<Utc>> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        part.iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() < 19 || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0..4)?).ok()?,
+        digits(5..7)?,
+        digits(8..10)?,
+    )?;
+    let (h, m, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || n > 9 {
+            return None;
+        }
+        nanos = digits(start..i)? * 10u32.pow(9 - n as u32);
+    }
+    let offset_secs: i64 = match b.get(i) {
+        None => 0,
+        Some(b'Z') if i + 1 == b.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
+            let (oh, om) = (digits(i + 1..i + 3)?, digits(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = i64::from(oh * 3600 + om * 60);
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let naive = date.and_hms_nano_opt(h, m, sec, nanos)?;
+    Some(naive.and_utc() - chrono::Duration::seconds(offset_secs))
 }
 
 fn temporal_of(v: &Value) -> Option<Temporal> {
@@ -722,5 +780,45 @@ impl fmt::Display for Node {
             Node::Cidr(c) => write!(f, "cidr({})", render_value(&Value::from(c.source.as_str()))),
             Node::Func(id, _) => write!(f, "fn({id})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_datetime_agrees_with_the_general_reader() {
+        for text in [
+            "2020-06-12T17:29:58",
+            "2020-06-12T17:29:58.000",
+            "2020-06-12T17:29:58.123456789",
+            "2020-06-12T17:29:58Z",
+            "2020-06-12T17:29:58.5+02:00",
+            "2020-06-12T00:10:00-03:30",
+            "2020-02-29T23:59:59",
+        ] {
+            let fast = fast_datetime(text.as_bytes());
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, json::parse_datetime(text).ok(), "{text}");
+        }
+        for text in [
+            "2020-06-12 17:29:58",
+            "2020-06-12T17:29",
+            "2020-02-30T10:00:00",
+            "2020-06-12T24:00:00",
+            "2020-06-12T17:29:58.",
+            "2020-06-12T17:29:58.1234567891",
+            "2020-06-12T17:29:58+0200",
+            "2020-06-12T17:29:58Zx",
+        ] {
+            assert_eq!(fast_datetime(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(
+            parse_temporal("2020-06-12 17:29:58"),
+            json::parse_datetime("2020-06-12 17:29:58")
+                .ok()
+                .map(Temporal::DateTime)
+        );
     }
 }

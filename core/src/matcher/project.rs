@@ -127,6 +127,59 @@ impl Projection {
 
 const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit) the bytes of `v` that are zero; exact up to the first zero byte.
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+/// The first quote or bracket, eight bytes at a time.
+#[inline]
+fn find_structural(h: &[u8]) -> Option<usize> {
+    let mut chunks = h.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        // `[`/`{` and `]`/`}` differ only in bit 0x20.
+        let x = w | (LO * 0x20);
+        let m = zero_bytes(w ^ (LO * u64::from(b'"')))
+            | zero_bytes(x ^ (LO * 0x7B))
+            | zero_bytes(x ^ (LO * 0x7D));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| STRUCTURAL[usize::from(b)])
+        .map(|p| i + p)
+}
+
+/// The first `"` or `\\`, eight bytes at a time.
+#[inline]
+fn find_quote_or_backslash(h: &[u8]) -> Option<usize> {
+    let mut chunks = h.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        let m = zero_bytes(w ^ (LO * u64::from(b'"'))) | zero_bytes(w ^ (LO * u64::from(b'\\')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| i + p)
+}
+
 /// Bytes that matter when skipping a list or map: quotes and brackets.
 static STRUCTURAL: [bool; 256] = {
     let mut t = [false; 256];
@@ -179,7 +232,7 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         self.pos += 1;
         loop {
-            match memchr::memchr2(b'"', b'\\', &self.bytes[self.pos..]) {
+            match find_quote_or_backslash(&self.bytes[self.pos..]) {
                 None => {
                     self.pos = self.bytes.len();
                     return Err(self.err("unterminated string"));
@@ -259,6 +312,15 @@ impl<'a> Scanner<'a> {
     fn full(&mut self) -> Result<Value, ProjectionError> {
         self.ws();
         let start = self.pos;
+        if self.peek() == Some(b'"') {
+            // Plain strings (no escapes, no control characters) need no decoding.
+            let escaped = self.skip_string()?;
+            let raw = &self.text[start + 1..self.pos - 1];
+            if !escaped && !raw.bytes().any(|b| b < 0x20) {
+                return Ok(Value::String(raw.to_owned()));
+            }
+            self.pos = start;
+        }
         self.skip_value()?;
         json::parse(&self.text[start..self.pos]).map_err(|e| ProjectionError {
             offset: start + e.offset,

@@ -153,6 +153,13 @@ fn builder_errors_point_at_the_path() {
 }
 
 #[test]
+fn syntax_names_parse() {
+    assert_eq!("mega".parse::<Syntax>(), Ok(Syntax::Mega));
+    assert_eq!("EventBridge".parse::<Syntax>(), Ok(Syntax::EventBridge));
+    assert!("sns".parse::<Syntax>().is_err());
+}
+
+#[test]
 fn patterns_are_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<sqs_mega::matcher::Pattern>();

@@ -44,6 +44,23 @@ pub enum Syntax {
     EventBridge,
 }
 
+impl std::str::FromStr for Syntax {
+    type Err = String;
+
+    /// `mega` or `eventbridge` (any case), as the CLI's `--syntax` takes them.
+    fn from_str(s: &str) -> Result<Syntax, String> {
+        if s.eq_ignore_ascii_case("mega") {
+            Ok(Syntax::Mega)
+        } else if s.eq_ignore_ascii_case("eventbridge") {
+            Ok(Syntax::EventBridge)
+        } else {
+            Err(format!(
+                "unknown pattern syntax `{s}` (expected mega or eventbridge)"
+            ))
+        }
+    }
+}
+
 /// A pattern that cannot be compiled, with where the problem is inside the pattern.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid pattern at {path}: {message}")]

@@ -109,7 +109,8 @@ impl Projection {
     }
 
     /// Reads `text`, keeping only the needed fields. Skipped members are checked for structure only
-    /// (balanced brackets, terminated strings), not fully validated.
+    /// (terminated strings, balanced brackets of the skipped container's kind), not fully validated:
+    /// use [`json::parse`](crate::json::parse) to validate a whole body.
     pub fn parse(&self, text: &str) -> Result<Value, ProjectionError> {
         let mut s = Scanner {
             text,
@@ -126,70 +127,6 @@ impl Projection {
 }
 
 const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Marks (high bit) the bytes of `v` that are zero; exact up to the first zero byte.
-#[inline(always)]
-fn zero_bytes(v: u64) -> u64 {
-    v.wrapping_sub(LO) & !v & HI
-}
-
-/// The first quote or bracket, eight bytes at a time.
-#[inline]
-fn find_structural(h: &[u8]) -> Option<usize> {
-    let mut chunks = h.chunks_exact(8);
-    let mut i = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
-        // `[`/`{` and `]`/`}` differ only in bit 0x20.
-        let x = w | (LO * 0x20);
-        let m = zero_bytes(w ^ (LO * u64::from(b'"')))
-            | zero_bytes(x ^ (LO * 0x7B))
-            | zero_bytes(x ^ (LO * 0x7D));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| STRUCTURAL[usize::from(b)])
-        .map(|p| i + p)
-}
-
-/// The first `"` or `\\`, eight bytes at a time.
-#[inline]
-fn find_quote_or_backslash(h: &[u8]) -> Option<usize> {
-    let mut chunks = h.chunks_exact(8);
-    let mut i = 0;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
-        let m = zero_bytes(w ^ (LO * u64::from(b'"'))) | zero_bytes(w ^ (LO * u64::from(b'\\')));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|p| i + p)
-}
-
-/// Bytes that matter when skipping a list or map: quotes and brackets.
-static STRUCTURAL: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b'"' as usize] = true;
-    t[b'[' as usize] = true;
-    t[b']' as usize] = true;
-    t[b'{' as usize] = true;
-    t[b'}' as usize] = true;
-    t
-};
 
 struct Scanner<'a> {
     text: &'a str,
@@ -232,7 +169,10 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         self.pos += 1;
         loop {
-            match find_quote_or_backslash(&self.bytes[self.pos..]) {
+            match self.bytes[self.pos..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+            {
                 None => {
                     self.pos = self.bytes.len();
                     return Err(self.err("unterminated string"));
@@ -258,13 +198,14 @@ impl<'a> Scanner<'a> {
         self.ws();
         match self.peek() {
             Some(b'"') => self.skip_string().map(|_| ()),
-            Some(b'{' | b'[') => {
-                // Jump from structural byte to structural byte; strings are skipped whole.
+            Some(open @ (b'{' | b'[')) => {
+                // In well-formed JSON each bracket kind balances on its own, so skipping a list only
+                // needs quotes and square brackets (a map: quotes and braces): three bytes, found with
+                // SIMD.
+                let close = if open == b'[' { b']' } else { b'}' };
                 let mut depth = 0usize;
                 loop {
-                    let Some(off) = self.bytes[self.pos..]
-                        .iter()
-                        .position(|&b| STRUCTURAL[usize::from(b)])
+                    let Some(off) = memchr::memchr3(b'"', open, close, &self.bytes[self.pos..])
                     else {
                         self.pos = self.bytes.len();
                         return Err(self.err("unterminated list or map"));
@@ -274,7 +215,7 @@ impl<'a> Scanner<'a> {
                         b'"' => {
                             self.skip_string()?;
                         }
-                        b'{' | b'[' => {
+                        b if b == open => {
                             depth += 1;
                             if depth > MAX_DEPTH {
                                 return Err(self.err("nesting too deep"));

@@ -134,6 +134,8 @@ fn projected_payloads_match_like_full_ones() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut compared = 0;
     let mut differing_payloads = 0;
+    // One value reused across all vectors: whatever an earlier payload left must not leak.
+    let mut reused = Value::Null;
     for v in doc.get("vectors").and_then(Value::as_list).unwrap() {
         let Some(payload) = v.get("payload") else {
             continue;
@@ -146,7 +148,14 @@ fn projected_payloads_match_like_full_ones() {
         // Plain JSON text of the payload (tags stay maps: the comparison holds all the same).
         let text = json::to_string(payload).unwrap();
         let full = json::parse(&text).unwrap();
-        let projected = Projection::for_patterns([&pattern]).parse(&text).unwrap();
+        let projection = Projection::for_patterns([&pattern]);
+        let projected = projection.parse(&text).unwrap();
+        projection.parse_into(&text, &mut reused).unwrap();
+        assert_eq!(
+            json::to_tagged_string(&reused),
+            json::to_tagged_string(&projected),
+            "reuse changes the projection"
+        );
         let name = v.get("name").and_then(Value::as_str).unwrap();
         assert_eq!(
             pattern.matches(&projected),

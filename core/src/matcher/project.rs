@@ -112,17 +112,26 @@ impl Projection {
     /// (terminated strings, balanced brackets of the skipped container's kind), not fully validated:
     /// use [`json::parse`](crate::json::parse) to validate a whole body.
     pub fn parse(&self, text: &str) -> Result<Value, ProjectionError> {
+        let mut v = Value::Null;
+        self.parse_into(text, &mut v)?;
+        Ok(v)
+    }
+
+    /// [`parse`](Projection::parse) into an existing value, reusing its maps, lists and strings: with a
+    /// value kept from one message to the next, reading payloads of the same shape does not allocate.
+    /// On error, `out` holds an unspecified value.
+    pub fn parse_into(&self, text: &str, out: &mut Value) -> Result<(), ProjectionError> {
         let mut s = Scanner {
             text,
             bytes: text.as_bytes(),
             pos: 0,
         };
-        let v = s.value(&self.fields, 0)?;
+        s.value_into(&self.fields, 0, out)?;
         s.ws();
         if s.pos != s.bytes.len() {
             return Err(s.err("unexpected data after the JSON value"));
         }
-        Ok(v)
+        Ok(())
     }
 }
 
@@ -250,7 +259,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Parses the next value in full with the JSON reader.
-    fn full(&mut self) -> Result<Value, ProjectionError> {
+    /// Parses the next value in full into `slot` (a plain string reuses the slot's buffer).
+    fn full_into(&mut self, slot: &mut Value) -> Result<(), ProjectionError> {
         self.ws();
         let start = self.pos;
         if self.peek() == Some(b'"') {
@@ -258,20 +268,35 @@ impl<'a> Scanner<'a> {
             let escaped = self.skip_string()?;
             let raw = &self.text[start + 1..self.pos - 1];
             if !escaped && !raw.bytes().any(|b| b < 0x20) {
-                return Ok(Value::String(raw.to_owned()));
+                match slot {
+                    Value::String(s) => {
+                        s.clear();
+                        s.push_str(raw);
+                    }
+                    other => *other = Value::String(raw.to_owned()),
+                }
+                return Ok(());
             }
             self.pos = start;
         }
         self.skip_value()?;
-        json::parse(&self.text[start..self.pos]).map_err(|e| ProjectionError {
+        *slot = json::parse(&self.text[start..self.pos]).map_err(|e| ProjectionError {
             offset: start + e.offset,
             message: e.problem.to_string(),
-        })
+        })?;
+        Ok(())
     }
 
-    fn value(&mut self, fields: &Fields, depth: usize) -> Result<Value, ProjectionError> {
+    /// Reads the next value into `slot`, keeping only `fields`, reusing the slot's maps, lists and
+    /// strings where it can (no allocation when consecutive payloads have the same shape).
+    fn value_into(
+        &mut self,
+        fields: &Fields,
+        depth: usize,
+        slot: &mut Value,
+    ) -> Result<(), ProjectionError> {
         if fields.whole {
-            return self.full();
+            return self.full_into(slot);
         }
         if depth > MAX_DEPTH {
             return Err(self.err("nesting too deep"));
@@ -280,69 +305,110 @@ impl<'a> Scanner<'a> {
         match self.peek() {
             Some(b'{') => {
                 self.pos += 1;
-                let mut map = Map::default();
+                if !matches!(slot, Value::Map(_)) {
+                    *slot = Value::Map(Map::with_capacity_and_hasher(
+                        fields.children.len().min(16),
+                        Default::default(),
+                    ));
+                }
+                let Value::Map(map) = slot else {
+                    unreachable!()
+                };
+                if map.len() > 64 {
+                    map.clear();
+                }
+                // Which entries this payload set (by index; at most 64 entries are tracked).
+                let mut seen: u64 = 0;
                 self.ws();
                 if self.peek() == Some(b'}') {
                     self.pos += 1;
-                    return Ok(Value::Map(map));
+                } else {
+                    loop {
+                        self.ws();
+                        if self.peek() != Some(b'"') {
+                            return Err(self.err("expected a key"));
+                        }
+                        let start = self.pos;
+                        let escaped = self.skip_string()?;
+                        let raw = &self.text[start + 1..self.pos - 1];
+                        let key: std::borrow::Cow<'_, str> = if escaped {
+                            match json::parse(&self.text[start..self.pos]) {
+                                Ok(Value::String(s)) => s.into(),
+                                _ => return Err(self.err("invalid key")),
+                            }
+                        } else {
+                            raw.into()
+                        };
+                        self.expect(b':', "expected `:`")?;
+                        match fields.children.get(key.as_ref()) {
+                            Some(f) => {
+                                let i = match map.get_index_of(key.as_ref()) {
+                                    Some(i) => i,
+                                    None => map.insert_full(key.into_owned(), Value::Null).0,
+                                };
+                                self.value_into(f, depth + 1, &mut map[i])?;
+                                if i < 64 {
+                                    seen |= 1 << i;
+                                }
+                            }
+                            None => self.skip_value()?,
+                        }
+                        self.ws();
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b'}') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected `,` or `}`")),
+                        }
+                    }
                 }
-                loop {
-                    self.ws();
-                    if self.peek() != Some(b'"') {
-                        return Err(self.err("expected a key"));
-                    }
-                    let start = self.pos;
-                    let escaped = self.skip_string()?;
-                    let raw = &self.text[start + 1..self.pos - 1];
-                    let key: std::borrow::Cow<'_, str> = if escaped {
-                        match json::parse(&self.text[start..self.pos]) {
-                            Ok(Value::String(s)) => s.into(),
-                            _ => return Err(self.err("invalid key")),
-                        }
-                    } else {
-                        raw.into()
-                    };
-                    self.expect(b':', "expected `:`")?;
-                    match fields.children.get(key.as_ref()) {
-                        Some(f) => {
-                            let v = self.value(f, depth + 1)?;
-                            map.insert(key.into_owned(), v);
-                        }
-                        None => self.skip_value()?,
-                    }
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            return Ok(Value::Map(map));
-                        }
-                        _ => return Err(self.err("expected `,` or `}`")),
-                    }
+                // Drop what an earlier payload left and this one did not set.
+                if map.len() <= 64 && seen.count_ones() as usize != map.len() {
+                    let mut i = 0;
+                    map.retain(|_, _| {
+                        let keep = seen & (1 << i) != 0;
+                        i += 1;
+                        keep
+                    });
                 }
+                Ok(())
             }
             Some(b'[') => {
                 self.pos += 1;
-                let mut list = Vec::new();
+                if !matches!(slot, Value::List(_)) {
+                    *slot = Value::List(Vec::new());
+                }
+                let Value::List(list) = slot else {
+                    unreachable!()
+                };
+                let mut n = 0;
                 self.ws();
                 if self.peek() == Some(b']') {
                     self.pos += 1;
-                    return Ok(Value::List(list));
-                }
-                loop {
-                    list.push(self.value(fields, depth + 1)?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(Value::List(list));
+                } else {
+                    loop {
+                        if n == list.len() {
+                            list.push(Value::Null);
                         }
-                        _ => return Err(self.err("expected `,` or `]`")),
+                        self.value_into(fields, depth + 1, &mut list[n])?;
+                        n += 1;
+                        self.ws();
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected `,` or `]`")),
+                        }
                     }
                 }
+                list.truncate(n);
+                Ok(())
             }
-            _ => self.full(),
+            _ => self.full_into(slot),
         }
     }
 }

@@ -374,13 +374,23 @@ impl Wildcard {
         }
         let mut rest = &s[first.len()..s.len() - last.len()];
         for seg in &segs[1..segs.len() - 1] {
-            match rest.find(seg.as_str()) {
+            match find_short(rest.as_bytes(), seg.as_bytes()) {
                 Some(i) => rest = &rest[i + seg.len()..],
                 None => return false,
             }
         }
         true
     }
+}
+
+/// Leftmost occurrence of `needle` in `hay`: a plain scan, faster than a general substring searcher on
+/// the short strings payload fields hold.
+fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, tail)) = needle.split_first() else {
+        return Some(0);
+    };
+    let last_start = hay.len().checked_sub(needle.len())?;
+    (0..=last_start).find(|&i| hay[i] == first && &hay[i + 1..i + needle.len()] == tail)
 }
 
 /// A node of a compiled pattern.
@@ -786,6 +796,26 @@ impl fmt::Display for Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_match_like_globs() {
+        let w = |p: &str, s: &str| Wildcard::parse(p).unwrap().matches(s);
+        assert!(w("*ON*", "MISSION"));
+        assert!(w("*ON*", "ON"));
+        assert!(!w("*ON*", "O"));
+        assert!(w("C*H", "CHURCH"));
+        assert!(!w("C*H", "CH2"));
+        assert!(w("*O*E*", "DOLORES"));
+        assert!(!w("*O*E*", "EO"));
+        assert!(w("a*a*a", "aaa"));
+        assert!(!w("a*a*a", "aa"));
+        assert!(w("*", ""));
+        assert!(w("x\\*y", "x*y"));
+        assert!(!w("x\\*y", "xzy"));
+        assert_eq!(find_short(b"abc", b""), Some(0));
+        assert_eq!(find_short(b"ab", b"abc"), None);
+        assert_eq!(find_short(b"xxabab", b"ab"), Some(2));
+    }
 
     #[test]
     fn fast_datetime_agrees_with_the_general_reader() {

@@ -383,6 +383,16 @@ impl Wildcard {
     }
 }
 
+/// `m[key]`; small maps are searched linearly, which beats hashing the key.
+#[inline]
+fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
+    if m.len() <= 8 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
+    }
+}
+
 /// Leftmost occurrence of `needle` in `hay`: a plain scan, faster than a general substring searcher on
 /// the short strings payload fields hold.
 fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -476,7 +486,7 @@ impl Node {
             Node::Regex(_, re) => v.as_str().is_some_and(|s| re.is_match(s)),
             Node::Not(n) => !n.eval(Some(v)),
             Node::Map(entries) => match v {
-                Value::Map(m) => entries.iter().all(|(k, n)| n.eval(m.get(k.as_str()))),
+                Value::Map(m) => entries.iter().all(|(k, n)| n.eval(map_get(m, k))),
                 _ => false,
             },
             Node::List(items) => match v {

@@ -20,6 +20,9 @@ struct Fields {
     /// The whole value is needed.
     whole: bool,
     children: HashMap<String, Fields, foldhash::fast::RandomState>,
+    /// After [`finish`](Fields::finish): the children of a small set, searched linearly (cheaper than
+    /// hashing for a handful of keys); `children` is then empty.
+    small: Vec<(String, Fields)>,
 }
 
 impl Fields {
@@ -27,6 +30,33 @@ impl Fields {
         Fields {
             whole: true,
             children: HashMap::default(),
+            small: Vec::new(),
+        }
+    }
+
+    /// Prepares the tree for lookups.
+    fn finish(&mut self) {
+        for f in self.children.values_mut() {
+            f.finish();
+        }
+        if self.children.len() <= 12 {
+            self.small = self.children.drain().collect();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.children.len() + self.small.len()
+    }
+
+    #[inline]
+    fn child(&self, key: &str) -> Option<&Fields> {
+        if self.children.is_empty() {
+            self.small
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, f)| f)
+        } else {
+            self.children.get(key)
         }
     }
 
@@ -105,6 +135,7 @@ impl Projection {
             }
             fields.add(p.root());
         }
+        fields.finish();
         Projection { fields }
     }
 
@@ -136,6 +167,16 @@ impl Projection {
 }
 
 const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
+
+/// Where `key` is in `map`: a linear search for the small maps projections build.
+#[inline]
+fn index_of(map: &Map, key: &str) -> Option<usize> {
+    if map.len() <= 8 {
+        map.keys().position(|k| k.as_str() == key)
+    } else {
+        map.get_index_of(key)
+    }
+}
 
 struct Scanner<'a> {
     text: &'a str,
@@ -307,7 +348,7 @@ impl<'a> Scanner<'a> {
                 self.pos += 1;
                 if !matches!(slot, Value::Map(_)) {
                     *slot = Value::Map(Map::with_capacity_and_hasher(
-                        fields.children.len().min(16),
+                        fields.len().min(16),
                         Default::default(),
                     ));
                 }
@@ -340,9 +381,9 @@ impl<'a> Scanner<'a> {
                             raw.into()
                         };
                         self.expect(b':', "expected `:`")?;
-                        match fields.children.get(key.as_ref()) {
+                        match fields.child(key.as_ref()) {
                             Some(f) => {
-                                let i = match map.get_index_of(key.as_ref()) {
+                                let i = match index_of(map, key.as_ref()) {
                                     Some(i) => i,
                                     None => map.insert_full(key.into_owned(), Value::Null).0,
                                 };

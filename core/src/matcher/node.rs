@@ -239,6 +239,9 @@ impl Lit {
 
     /// Equality under the DSL's rules.
     fn equals(&self, lhs: &Value) -> bool {
+        if let (Literal::Value(Value::String(r)), Value::String(l)) = (&self.lit, lhs) {
+            return short_eq(l.as_bytes(), r.as_bytes());
+        }
         match &self.lit {
             Literal::Value(Value::Null) => lhs.is_null(),
             Literal::Value(Value::Bool(b)) => match lhs {
@@ -255,6 +258,9 @@ impl Lit {
     /// Type-strict equality (EventBridge exact values): numbers compare numerically, everything else
     /// only with the same kind.
     fn equals_strict(&self, lhs: &Value) -> bool {
+        if let (Value::String(l), Some(Value::String(r))) = (lhs, self.value()) {
+            return short_eq(l.as_bytes(), r.as_bytes());
+        }
         match self.value() {
             Some(v) if v.is_number() => {
                 lhs.is_number() && lhs.cmp_numeric(v) == Some(Ordering::Equal)
@@ -366,10 +372,7 @@ impl Wildcard {
             return s == segs[0];
         }
         let (first, last) = (&segs[0], &segs[segs.len() - 1]);
-        if s.len() < first.len() + last.len()
-            || !s.starts_with(first.as_str())
-            || !s.ends_with(last.as_str())
-        {
+        if s.len() < first.len() + last.len() || !has_prefix(s, first) || !has_suffix(s, last) {
             return false;
         }
         let mut rest = &s[first.len()..s.len() - last.len()];
@@ -387,7 +390,9 @@ impl Wildcard {
 #[inline]
 fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
     if m.len() <= 8 {
-        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        m.iter()
+            .find(|(k, _)| short_eq(k.as_bytes(), key.as_bytes()))
+            .map(|(_, v)| v)
     } else {
         m.get(key)
     }
@@ -400,7 +405,23 @@ fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return Some(0);
     };
     let last_start = hay.len().checked_sub(needle.len())?;
-    (0..=last_start).find(|&i| hay[i] == first && &hay[i + 1..i + needle.len()] == tail)
+    (0..=last_start).find(|&i| hay[i] == first && short_eq(&hay[i + 1..i + needle.len()], tail))
+}
+
+#[inline]
+fn has_prefix(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && short_eq(&s.as_bytes()[..p.len()], p.as_bytes())
+}
+
+#[inline]
+fn has_suffix(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && short_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
+}
+
+/// Byte equality without a call to `memcmp` (whose call cost dominates on the few bytes compared here).
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// A node of a compiled pattern.
@@ -493,8 +514,8 @@ impl Node {
                 Value::List(l) => items.iter().all(|p| l.iter().any(|x| p.eval(Some(x)))),
                 other => items.iter().any(|p| p.eval(Some(other))),
             },
-            Node::Prefix(p) => v.as_str().is_some_and(|s| s.starts_with(p.as_str())),
-            Node::Suffix(p) => v.as_str().is_some_and(|s| s.ends_with(p.as_str())),
+            Node::Prefix(p) => v.as_str().is_some_and(|s| has_prefix(s, p)),
+            Node::Suffix(p) => v.as_str().is_some_and(|s| has_suffix(s, p)),
             Node::EqIgnoreCase(p) => v.as_str().is_some_and(|s| lower(s) == p.as_str()),
             Node::PrefixIgnoreCase(p) => {
                 v.as_str().is_some_and(|s| lower(s).starts_with(p.as_str()))

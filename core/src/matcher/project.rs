@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::node::Node;
+use super::node::{short_eq, Node};
 use super::{Pattern, PayloadKind};
 use crate::json;
 use crate::value::{Map, Value};
@@ -172,7 +172,8 @@ const MAX_DEPTH: usize = json::DEFAULT_MAX_DEPTH;
 #[inline]
 fn index_of(map: &Map, key: &str) -> Option<usize> {
     if map.len() <= 8 {
-        map.keys().position(|k| k.as_str() == key)
+        map.keys()
+            .position(|k| short_eq(k.as_bytes(), key.as_bytes()))
     } else {
         map.get_index_of(key)
     }

@@ -419,7 +419,7 @@ fn has_suffix(s: &str, p: &str) -> bool {
 }
 
 /// Byte equality without a call to `memcmp` (whose call cost dominates on the few bytes compared here).
-#[inline]
+#[inline(always)]
 pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }

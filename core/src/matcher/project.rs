@@ -216,6 +216,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips a string starting at `pos` (on its opening quote); returns whether it had escapes.
+    #[inline(always)]
     fn skip_string(&mut self) -> Result<bool, ProjectionError> {
         let mut escaped = false;
         self.pos += 1;

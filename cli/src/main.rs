@@ -1,1 +1,100 @@
-fn main() {}
+//! `mega`: the sqs-mega command line.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod codec_cmd;
+mod demo;
+mod local_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "mega",
+    version,
+    about = "sqs-mega: MEGA events and payloads over Amazon SQS and SNS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode an SQS body (or an SQS message as JSON with a `Body` field) and print it as one JSON document:
+    /// {"kind", "encoding", "payload", "sns"}.
+    Decode(codec_cmd::DecodeArgs),
+    /// Encode a JSON document (tagged JSON allowed) or text or bytes into an SQS body.
+    Encode(codec_cmd::EncodeArgs),
+    /// Walk through encoding and decoding the seed's shopping-cart MEGA event.
+    Demo,
+    /// Run the embedded SQS + SNS endpoint (any AWS SDK can use it; no AWS account needed).
+    Local(local_cmd::LocalArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => codec_cmd::decode(args),
+        Command::Encode(args) => codec_cmd::encode(args),
+        Command::Demo => demo::run(),
+        Command::Local(args) => local_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("mega: error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error reported to the user: exit code 2, message on stderr.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Reads a whole file, or standard input when no file (or `-`) is given.
+pub fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            buf = std::fs::read(path)
+                .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+        }
+    }
+    Ok(buf)
+}
+
+/// Writes to standard output, treating a closed pipe as success.
+pub fn print_out(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}

@@ -60,7 +60,9 @@ pub fn parse(input: &str) -> Result<Value, JsonError> {
 /// Parses a JSON text into a [`Value`], allowing at most `max_depth` nested lists and maps.
 pub fn parse_with_depth(input: &str, max_depth: usize) -> Result<Value, JsonError> {
     let mut p = Parser {
+        text: input,
         src: input.as_bytes(),
+        scratch: Vec::new(),
         pos: 0,
         depth: 0,
         max_depth,
@@ -77,7 +79,6 @@ pub fn parse_with_depth(input: &str, max_depth: usize) -> Result<Value, JsonErro
 }
 
 /// Cheap check used by the decoder: does this text look like a JSON object or array (after whitespace)?
-#[allow(dead_code)] // used by the decoder
 pub(crate) fn first_significant_byte(input: &str) -> Option<u8> {
     input
         .bytes()
@@ -85,7 +86,10 @@ pub(crate) fn first_significant_byte(input: &str) -> Option<u8> {
 }
 
 struct Parser<'a> {
+    text: &'a str,
     src: &'a [u8],
+    /// Entries of the maps being read, innermost last: each map is built once, at its exact size.
+    scratch: Vec<(String, Value)>,
     pos: usize,
     depth: usize,
     max_depth: usize,
@@ -199,12 +203,12 @@ impl<'a> Parser<'a> {
     fn object(&mut self) -> PResult<Value> {
         self.enter()?;
         self.pos += 1; // '{'
-        let mut map = Map::default();
+        let base = self.scratch.len();
         self.skip_ws()?;
         if self.src.get(self.pos) == Some(&b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Map(map));
+            return Ok(Value::Map(Map::default()));
         }
         loop {
             if self.src.get(self.pos) != Some(&b'"') {
@@ -218,7 +222,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.skip_ws()?;
             let value = self.value()?;
-            map.insert(key, value);
+            self.scratch.push((key, value));
             self.skip_ws()?;
             match self.src.get(self.pos) {
                 Some(b',') => {
@@ -228,6 +232,14 @@ impl<'a> Parser<'a> {
                 Some(b'}') => {
                     self.pos += 1;
                     self.depth -= 1;
+                    let mut map = Map::with_capacity_and_hasher(
+                        self.scratch.len() - base,
+                        Default::default(),
+                    );
+                    // Duplicate keys: the first position, the last value.
+                    for (k, v) in self.scratch.drain(base..) {
+                        map.insert(k, v);
+                    }
                     return Ok(Value::Map(map));
                 }
                 _ => return Err(self.unexpected("`,` or `}`")),
@@ -267,15 +279,15 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> PResult<String> {
         self.pos += 1; // '"'
         let start = self.pos;
-        // Fast path: no escapes.
+        // Fast path: no escapes. The bytes between ASCII delimiters of a &str are valid UTF-8, so the
+        // string is sliced from the input, not validated again.
         loop {
             match self.src.get(self.pos) {
                 None => return Err(self.fail(JsonProblem::UnexpectedEnd("`\"`"))),
                 Some(b'"') => {
-                    let s = &self.src[start..self.pos];
+                    let s = self.text[start..self.pos].to_owned();
                     self.pos += 1;
-                    // Valid UTF-8: a slice of a &str between ASCII delimiters.
-                    return Ok(String::from_utf8(s.to_vec()).expect("slice of a str"));
+                    return Ok(s);
                 }
                 Some(b'\\') => break,
                 Some(&b) if b < 0x20 => {
@@ -284,16 +296,19 @@ impl<'a> Parser<'a> {
                 Some(_) => self.pos += 1,
             }
         }
-        let mut out: Vec<u8> = Vec::with_capacity(self.pos - start + 16);
-        out.extend_from_slice(&self.src[start..self.pos]);
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(&self.text[start..self.pos]);
+        let mut run = self.pos;
         loop {
             match self.src.get(self.pos) {
                 None => return Err(self.fail(JsonProblem::UnexpectedEnd("`\"`"))),
                 Some(b'"') => {
+                    out.push_str(&self.text[run..self.pos]);
                     self.pos += 1;
-                    return Ok(String::from_utf8(out).expect("valid UTF-8 pieces"));
+                    return Ok(out);
                 }
                 Some(b'\\') => {
+                    out.push_str(&self.text[run..self.pos]);
                     self.pos += 1;
                     let esc = match self.src.get(self.pos) {
                         None => return Err(self.fail(JsonProblem::UnexpectedEnd("an escape"))),
@@ -301,32 +316,26 @@ impl<'a> Parser<'a> {
                     };
                     self.pos += 1;
                     match esc {
-                        b'"' => out.push(b'"'),
-                        b'\\' => out.push(b'\\'),
-                        b'/' => out.push(b'/'),
-                        b'b' => out.push(0x08),
-                        b'f' => out.push(0x0c),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let c = self.unicode_escape()?;
-                            let mut buf = [0u8; 4];
-                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        }
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => out.push(self.unicode_escape()?),
                         _ => {
                             self.pos -= 1;
                             return Err(self.fail(JsonProblem::InvalidEscape));
                         }
                     }
+                    run = self.pos;
                 }
                 Some(&b) if b < 0x20 => {
                     return Err(self.fail(JsonProblem::ControlCharacter(u32::from(b))))
                 }
-                Some(&b) => {
-                    out.push(b);
-                    self.pos += 1;
-                }
+                Some(_) => self.pos += 1,
             }
         }
     }

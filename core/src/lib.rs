@@ -3,13 +3,31 @@
 //! A minimal, fault-tolerant framework for async task processing, event streaming and pattern matching over
 //! Amazon SQS and SNS, implementing the MEGA event protocol.
 //!
-//! - [`value`]: the value model of decoded payloads ([`Value`]).
-//! - [`json`]: JSON reading and writing for values (plain and tagged).
+//! - [`value`]: the value model of decoded payloads ([`Value`]), with exact [`Decimal`]s.
+//! - [`json`], [`bson`]: the two serialisations of maps.
+//! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
+//! - [`sns`]: SNS envelopes.
+//! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
+//! - [`aws`], [`publish`], [`listen`], [`admin`] (feature `aws`, on by default): connecting to SQS/SNS,
+//!   publishing, the listener, dead-letter queue redrive.
 
+#[cfg(feature = "aws")]
+pub mod admin;
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod bson;
+pub mod codec;
 pub mod decimal;
+pub mod event;
 pub mod json;
 pub mod matcher;
+#[cfg(feature = "aws")]
+pub mod listen;
+#[cfg(feature = "aws")]
+pub mod publish;
+pub mod sns;
 pub mod value;
 
+pub use codec::{decode, encode, Content, ContentKind, Decoded, Encoding};
 pub use decimal::Decimal;
 pub use value::{Kind, Map, Value};

@@ -1,1 +1,299 @@
-//! Embedded SQS + SNS endpoint (issue 4).
+//! `sqs-mega-local`: an embedded Amazon SQS + SNS endpoint for development and tests.
+//!
+//! Any AWS SDK can talk to it: SQS over the AWS JSON 1.0 protocol, SNS over the Query
+//! protocol, both on one HTTP endpoint. Start it in-process with [`Server::start`] (own
+//! thread and runtime) or [`Server::bind`] + [`RunningServer::run`] (inside a tokio
+//! runtime), or with [`serve`] from a command line.
+//!
+//! ```no_run
+//! let server = sqs_mega_local::Server::start(sqs_mega_local::Config::default()).unwrap();
+//! println!("endpoint: {}", server.url());
+//! server.shutdown();
+//! ```
+//!
+//! Modes: in memory (default) or durable (`Config::data_dir`, see [`durable`]).
+//! Anomaly injection per queue: [`AnomalyConfig`], set by [`Config::anomalies`],
+//! [`ServerHandle::set_anomalies`] or over HTTP:
+//! `PUT /_mega/anomalies/{queue}` with a JSON [`AnomalyConfig`], `DELETE` to clear,
+//! `GET /_mega/anomalies` to list (`*` as the queue name applies to every queue).
+
+pub mod anomaly;
+pub mod durable;
+pub mod engine;
+pub mod error;
+pub mod filter;
+pub mod queue;
+mod server;
+pub mod sns;
+pub mod sqs_query;
+pub mod util;
+
+pub use anomaly::AnomalyConfig;
+pub use engine::Engine;
+pub use error::{ApiError, Error};
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind (default `127.0.0.1`).
+    pub host: String,
+    /// Port to bind; 0 picks a free one (default 0; the CLI uses 4566).
+    pub port: u16,
+    /// Region in ARNs (default `us-east-1`).
+    pub region: String,
+    /// Account id in queue URLs and ARNs (default `000000000000`).
+    pub account_id: String,
+    /// Durable mode: the directory of the write-ahead log. `None` = in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Durable mode: fdatasync before acknowledging each write (survives power loss,
+    /// slower). Without it every acknowledged write is in the OS page cache, which
+    /// survives `kill -9` of this process.
+    pub fsync: bool,
+    /// Durable mode: compact the log once it exceeds this many bytes and four times its
+    /// last compacted size (default 64 MiB).
+    pub compact_after_bytes: u64,
+    /// Anomaly injection per queue name (`*` = every queue), off by default.
+    pub anomalies: Vec<(String, AnomalyConfig)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            data_dir: None,
+            fsync: false,
+            compact_after_bytes: durable::DEFAULT_COMPACT_AFTER,
+            anomalies: Vec::new(),
+        }
+    }
+}
+
+/// A bound server, not yet serving (use inside a tokio runtime).
+pub struct RunningServer {
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    url: String,
+    addr: SocketAddr,
+}
+
+/// The in-process server started by [`Server::start`]; stops on [`ServerHandle::shutdown`]
+/// or when dropped.
+pub struct ServerHandle {
+    url: String,
+    addr: SocketAddr,
+    engine: Arc<Engine>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Entry points.
+pub struct Server;
+
+impl Server {
+    /// Binds and prepares the server (replays the log in durable mode). Must be called
+    /// inside a tokio runtime.
+    pub async fn bind(config: Config) -> Result<RunningServer, Error> {
+        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let addr = listener.local_addr()?;
+        let host = match config.host.as_str() {
+            "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
+            h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+            h => h.to_string(),
+        };
+        let url = format!("http://{host}:{}", addr.port());
+        let data_dir = config.data_dir.clone();
+        let (region, account, url2, fsync, compact) = (
+            config.region.clone(),
+            config.account_id.clone(),
+            url.clone(),
+            config.fsync,
+            config.compact_after_bytes,
+        );
+        let engine = tokio::task::spawn_blocking(move || {
+            Engine::new(region, account, url2, data_dir.as_deref(), fsync, compact)
+        })
+        .await
+        .map_err(|e| Error::Data(e.to_string()))??;
+        for (q, a) in &config.anomalies {
+            engine
+                .set_anomalies(q, Some(a.clone()))
+                .map_err(Error::Config)?;
+        }
+        Ok(RunningServer {
+            listener,
+            engine,
+            url,
+            addr,
+        })
+    }
+
+    /// Starts the server on its own thread with its own tokio runtime (for sync callers,
+    /// tests, and a future C ABI; also safe to call from inside another runtime). Returns
+    /// once it accepts connections.
+    pub fn start(config: Config) -> Result<ServerHandle, Error> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqs-mega-local".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("sqs-mega-local")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(Error::Io(e)));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match Server::bind(config).await {
+                        Ok(running) => {
+                            let info = (running.url.clone(), running.addr, running.engine.clone());
+                            let _ = ready_tx.send(Ok(info));
+                            running
+                                .run(async {
+                                    let _ = stop_rx.await;
+                                })
+                                .await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                rt.shutdown_background();
+            })?;
+        let (url, addr, engine) = ready_rx
+            .recv()
+            .map_err(|_| Error::Config("server thread exited during startup".into()))??;
+        Ok(ServerHandle {
+            url,
+            addr,
+            engine,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl RunningServer {
+    /// `http://HOST:PORT`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and drops open connections.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut conns = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                acc = self.listener.accept() => {
+                    let Ok((stream, _)) = acc else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let engine = self.engine.clone();
+                    conns.spawn(async move {
+                        let svc = service_fn(move |req| server::handle(engine.clone(), req));
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .keep_alive(true)
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        conns.shutdown().await;
+    }
+}
+
+/// Binds, prints the endpoint on stderr and serves until `shutdown` completes
+/// (for `mega local`: pass `async { let _ = tokio::signal::ctrl_c().await; }`).
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    let running = Server::bind(config).await?;
+    eprintln!("sqs-mega-local: SQS + SNS endpoint on {}", running.url());
+    running.run(shutdown).await;
+    Ok(())
+}
+
+/// Runs [`serve`] on a new tokio runtime until Ctrl-C (for a command line without its own
+/// runtime).
+pub fn serve_blocking(config: Config) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+}
+
+/// Parses a command-line anomaly flag `QUEUE=JSON` (e.g.
+/// `orders={"seed":1,"duplicate_rate":0.1}`; `*=...` for every queue).
+pub fn parse_anomaly_flag(s: &str) -> Result<(String, AnomalyConfig), String> {
+    let (q, json) = s
+        .split_once('=')
+        .ok_or_else(|| "expected QUEUE=JSON".to_string())?;
+    let cfg: AnomalyConfig =
+        serde_json::from_str(json).map_err(|e| format!("invalid anomaly config: {e}"))?;
+    cfg.validate()?;
+    Ok((q.to_string(), cfg))
+}
+
+impl ServerHandle {
+    /// `http://HOST:PORT`, the endpoint URL to give an SDK.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+    /// Sets (`Some`) or clears (`None`) anomaly injection on a queue (`*` = all queues).
+    pub fn set_anomalies(&self, queue: &str, cfg: Option<AnomalyConfig>) -> Result<(), String> {
+        self.engine.set_anomalies(queue, cfg)
+    }
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+    fn stop_now(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}

@@ -1,0 +1,89 @@
+//! `mega local`: the embedded SQS + SNS endpoint as a server.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use sqs_mega_local::{Config, Server};
+
+use crate::CliError;
+
+#[derive(Args)]
+pub struct LocalArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+    /// Keep queues and messages in this directory: every acknowledged send survives a crash.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// With --data-dir: fdatasync before acknowledging (survives power loss too; slower).
+    #[arg(long)]
+    fsync: bool,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value = "000000000000")]
+    account_id: String,
+    /// Anomaly injection for a queue (`*` for all): QUEUE={"seed":1,"duplicate_rate":0.1,"reorder_rate":0.2,
+    /// "error_rate":0.05,"throttle_rate":0.05,"latency_rate":0.1,"latency_ms":200}. Repeatable.
+    #[arg(long, value_name = "QUEUE=JSON")]
+    anomalies: Vec<String>,
+}
+
+pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
+    let mut config = Config {
+        host: args.host,
+        port: args.port,
+        region: args.region,
+        account_id: args.account_id,
+        data_dir: args.data_dir,
+        fsync: args.fsync,
+        ..Config::default()
+    };
+    for flag in &args.anomalies {
+        config.anomalies.push(
+            sqs_mega_local::parse_anomaly_flag(flag)
+                .map_err(|e| CliError(format!("--anomalies {flag}: {e}")))?,
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(async {
+        let running = Server::bind(config).await?;
+        println!(
+            "mega local: SQS and SNS endpoint listening on {}",
+            running.url()
+        );
+        println!(
+            "  use it with: --endpoint-url {} (any access key and secret, region us-east-1)",
+            running.url()
+        );
+        let _ = std::io::stdout().flush();
+        running.run(shutdown_signal()).await;
+        eprintln!("mega local: stopped");
+        Ok::<_, CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

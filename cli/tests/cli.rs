@@ -1,0 +1,254 @@
+//! Runs the `mega` binary as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use sqs_mega::json;
+use sqs_mega::Value;
+
+fn mega(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mega"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mega");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "mega failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json::parse(std::str::from_utf8(&out.stdout).unwrap().trim()).expect("one JSON document")
+}
+
+/// The BSON MEGA event vector body, taken from the shared vectors.
+fn bson_event_body() -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/payloads.json"
+    ))
+    .unwrap();
+    let doc = json::parse(&text).unwrap();
+    doc.get("vectors")
+        .and_then(Value::as_list)
+        .unwrap()
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some("bson mega event"))
+        .and_then(|v| v.get("body"))
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn decodes_an_sns_wrapped_bson_mega_event() {
+    let envelope = json::to_string(&sqs_mega::value!({
+        "Type": "Notification",
+        "MessageId": "m-1",
+        "TopicArn": "arn:aws:sns:us-east-1:000000000000:carts",
+        "Subject": "item.added",
+        "Message": (bson_event_body()),
+        "Timestamp": "2020-05-04T15:53:23.123Z",
+        "MessageAttributes": {"mega.encoding": {"Type": "String", "Value": "bson"}}
+    }))
+    .unwrap();
+    let report = stdout_json(&mega(&["decode"], envelope.as_bytes()));
+    assert_eq!(report.get("kind"), Some(&Value::from("mega")));
+    assert_eq!(report.get("encoding"), Some(&Value::from("bson")));
+    assert_eq!(
+        report.get_path("payload.event.name"),
+        Some(&Value::from("item.added"))
+    );
+    assert_eq!(
+        report.get_path("payload.event.timestamp.$datetime"),
+        Some(&Value::from("2020-05-04T15:53:27.823Z"))
+    );
+    assert_eq!(
+        report.get_path("payload.object.current.value.$decimal"),
+        Some(&Value::from("377.37"))
+    );
+    assert_eq!(
+        report.get_path("sns.topic_arn"),
+        Some(&Value::from("arn:aws:sns:us-east-1:000000000000:carts"))
+    );
+}
+
+#[test]
+fn decodes_an_sqs_message_with_its_declared_encoding() {
+    let message = r#"{"MessageId": "x", "ReceiptHandle": "r", "Body": "test",
+        "MessageAttributes": {"mega.encoding": {"StringValue": "plaintext", "DataType": "String"}}}"#;
+    let report = stdout_json(&mega(&["decode"], message.as_bytes()));
+    assert_eq!(report.get("kind"), Some(&Value::from("plaintext")));
+    assert_eq!(report.get("payload"), Some(&Value::from("test")));
+    // --body decodes the same input as a bare body: a data object.
+    let report = stdout_json(&mega(&["decode", "--body"], message.as_bytes()));
+    assert_eq!(report.get("kind"), Some(&Value::from("data")));
+}
+
+#[test]
+fn reads_a_file_and_ignores_its_final_newline() {
+    let dir = std::env::temp_dir().join(format!("mega-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.txt");
+    std::fs::write(&file, "AAECAw==\n").unwrap();
+    let report = stdout_json(&mega(&["decode", file.to_str().unwrap()], b""));
+    assert_eq!(report.get("kind"), Some(&Value::from("binary")));
+    assert_eq!(
+        report.get_path("payload.$bytes"),
+        Some(&Value::from("AAECAw=="))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_input_exits_2_with_the_error_on_stderr() {
+    for (args, stdin, needle) in [
+        (
+            &["decode", "--encoding", "json"][..],
+            &b"[1, 2"[..],
+            "body is not valid JSON",
+        ),
+        (
+            &["decode", "--encoding", "yaml"][..],
+            b"x",
+            "unknown mega.encoding",
+        ),
+        (&["decode"][..], b"ab\xffcd", "not valid UTF-8"),
+        (
+            &["decode", "--max-body-bytes", "4"][..],
+            b"hello",
+            "exceeds the limit of 4 bytes",
+        ),
+        (
+            &["decode", "/nonexistent/body"][..],
+            b"",
+            "cannot read /nonexistent/body",
+        ),
+        (&["encode", "--json"][..], b"[1]", "must be a JSON object"),
+        (
+            &["encode", "--json"][..],
+            b"{\"a\": tru}",
+            "invalid JSON at line 1",
+        ),
+        (
+            &["encode", "--json", "--max-message-bytes", "10"][..],
+            b"{\"a\": \"0123456789\"}",
+            "exceeds the maximum message size of 10 bytes",
+        ),
+        (
+            &["encode", "--json"][..],
+            br#"{"protocol": "mega", "version": 1, "event": {"timestamp": "2020-01-01"}}"#,
+            "event.name is missing",
+        ),
+    ] {
+        let out = mega(args, stdin);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn encode_then_decode_round_trips_and_matches_the_seed() {
+    let seed = br#"{"type": "user_notification", "notification_type": "email", "user": {"id": 987650, "email": "johndoe_86@example.com"}}"#;
+    let out = mega(&["encode", "--bson", "--show-attribute"], seed);
+    assert!(out.status.success());
+    let body = String::from_utf8(out.stdout).unwrap();
+    // Byte for byte the Base64 the seed documents show (PyMongo's encoding).
+    assert_eq!(body.trim(), "cwAAAAJ0eXBlABIAAAB1c2VyX25vdGlmaWNhdGlvbgACbm90aWZpY2F0aW9uX3R5cGUABgAAAGVtYWlsAAN1c2VyAC8AAAAQaWQAAhIPAAJlbWFpbAAXAAAAam9obmRvZV84NkBleGFtcGxlLmNvbQAAAA==");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "mega.encoding=bson"
+    );
+    let report = stdout_json(&mega(&["decode", "--encoding", "bson"], body.as_bytes()));
+    assert_eq!(
+        report.get("payload"),
+        json::parse(std::str::from_utf8(seed).unwrap())
+            .ok()
+            .as_ref()
+    );
+    // Tagged input keeps typed values through BSON.
+    let tagged =
+        br#"{"when": {"$datetime": "2021-01-02T03:04:05.678Z"}, "price": {"$decimal": "19.99"}}"#;
+    let out = mega(&["encode", "--bson"], tagged);
+    let report = stdout_json(&mega(&["decode"], &out.stdout));
+    assert_eq!(
+        report.get_path("payload.price.$decimal"),
+        Some(&Value::from("19.99"))
+    );
+    assert_eq!(
+        report.get_path("payload.when.$datetime"),
+        Some(&Value::from("2021-01-02T03:04:05.678Z"))
+    );
+}
+
+#[test]
+fn demo_runs_and_checks_itself() {
+    let out = mega(&["demo"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("All checks passed."), "{text}");
+    assert!(text.contains("\"kind\": \"mega\""), "{text}");
+}
+
+#[test]
+fn mega_local_serves_sqs_until_sigterm() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mega"))
+        .args(["local", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first}"))
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = sqs_mega::aws::AwsSettings::local(&url).sqs_client().await;
+        let queue = client
+            .create_queue()
+            .queue_name("cli")
+            .send()
+            .await
+            .unwrap();
+        let queue_url = queue.queue_url().unwrap();
+        client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body("hello")
+            .send()
+            .await
+            .unwrap();
+        let got = client
+            .receive_message()
+            .queue_url(queue_url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.messages()[0].body(), Some("hello"));
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+}

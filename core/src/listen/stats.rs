@@ -1,0 +1,208 @@
+//! Listener counters and handler latency, readable while it runs.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Live counters. Read a consistent-enough copy with [`Stats::snapshot`].
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) receive_calls: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) dispatched: AtomicU64,
+    pub(crate) done: AtomicU64,
+    pub(crate) retry_later: AtomicU64,
+    pub(crate) fatal_error: AtomicU64,
+    pub(crate) retriable_error: AtomicU64,
+    pub(crate) skipped_completed: AtomicU64,
+    pub(crate) unmatched: AtomicU64,
+    pub(crate) invalid: AtomicU64,
+    pub(crate) deleted: AtomicU64,
+    pub(crate) delete_calls: AtomicU64,
+    pub(crate) delete_failed: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) released: AtomicU64,
+    pub(crate) heartbeats: AtomicU64,
+    pub(crate) visibility_calls: AtomicU64,
+    pub(crate) receive_errors: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    latency: Histogram,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// ReceiveMessage calls made.
+    pub receive_calls: u64,
+    /// Messages received.
+    pub received: u64,
+    /// Handler invocations.
+    pub dispatched: u64,
+    pub done: u64,
+    pub retry_later: u64,
+    pub fatal_error: u64,
+    pub retriable_error: u64,
+    /// Subscribers skipped because the completion store says they already succeeded.
+    pub skipped_completed: u64,
+    /// Messages no subscriber matched.
+    pub unmatched: u64,
+    /// Messages that could not be decoded.
+    pub invalid: u64,
+    /// Messages deleted.
+    pub deleted: u64,
+    /// DeleteMessageBatch calls made.
+    pub delete_calls: u64,
+    /// Deletions that failed for good (reported in the log).
+    pub delete_failed: u64,
+    /// Messages put back for a later retry (visibility set to the backoff).
+    pub retried: u64,
+    /// Messages released untouched at shutdown (visibility 0).
+    pub released: u64,
+    /// Visibility extensions of messages still being processed.
+    pub heartbeats: u64,
+    /// ChangeMessageVisibility(Batch) calls made.
+    pub visibility_calls: u64,
+    /// ReceiveMessage failures (transient ones are retried).
+    pub receive_errors: u64,
+    /// Messages being processed now.
+    pub in_flight: u64,
+    /// Handler latency percentiles.
+    pub handler_p50: Duration,
+    pub handler_p99: Duration,
+}
+
+impl StatsSnapshot {
+    /// API requests (receive, delete, visibility) per message received.
+    pub fn requests_per_message(&self) -> f64 {
+        let requests = self.receive_calls + self.delete_calls + self.visibility_calls;
+        requests as f64 / self.received.max(1) as f64
+    }
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let (p50, p99) = self.latency.percentiles();
+        StatsSnapshot {
+            receive_calls: self.receive_calls.load(Relaxed),
+            received: self.received.load(Relaxed),
+            dispatched: self.dispatched.load(Relaxed),
+            done: self.done.load(Relaxed),
+            retry_later: self.retry_later.load(Relaxed),
+            fatal_error: self.fatal_error.load(Relaxed),
+            retriable_error: self.retriable_error.load(Relaxed),
+            skipped_completed: self.skipped_completed.load(Relaxed),
+            unmatched: self.unmatched.load(Relaxed),
+            invalid: self.invalid.load(Relaxed),
+            deleted: self.deleted.load(Relaxed),
+            delete_calls: self.delete_calls.load(Relaxed),
+            delete_failed: self.delete_failed.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            released: self.released.load(Relaxed),
+            heartbeats: self.heartbeats.load(Relaxed),
+            visibility_calls: self.visibility_calls.load(Relaxed),
+            receive_errors: self.receive_errors.load(Relaxed),
+            in_flight: self.in_flight.load(Relaxed),
+            handler_p50: p50,
+            handler_p99: p99,
+        }
+    }
+
+    pub(crate) fn record_latency(&self, d: Duration) {
+        self.latency.record(d);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
+/// A log-scale latency histogram: 4 buckets per power of two of microseconds, lock-free.
+#[derive(Debug)]
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+const SUB: u32 = 4;
+const BUCKETS: usize = 64 * SUB as usize;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl Histogram {
+    fn index(micros: u64) -> usize {
+        if micros < 2 {
+            return micros as usize;
+        }
+        let log = 63 - micros.leading_zeros();
+        let frac = if log >= 2 {
+            (micros >> (log - 2)) & 0b11
+        } else {
+            (micros << (2 - log)) & 0b11
+        };
+        ((log * SUB) as usize + frac as usize).min(BUCKETS - 1)
+    }
+
+    fn lower_bound(index: usize) -> u64 {
+        if index < 2 {
+            return index as u64;
+        }
+        let log = index as u32 / SUB;
+        let frac = (index as u32 % SUB) as u64;
+        (1u64 << log) + ((frac << log) >> 2)
+    }
+
+    fn record(&self, d: Duration) {
+        let micros = d.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.buckets[Self::index(micros)].fetch_add(1, Relaxed);
+    }
+
+    fn percentiles(&self) -> (Duration, Duration) {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return (Duration::ZERO, Duration::ZERO);
+        }
+        let at = |q: f64| {
+            let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    return Duration::from_micros(Self::lower_bound(i));
+                }
+            }
+            Duration::ZERO
+        };
+        (at(0.5), at(0.99))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_within_a_bucket() {
+        let h = Histogram::default();
+        for ms in 1..=100 {
+            h.record(Duration::from_millis(ms));
+        }
+        let (p50, p99) = h.percentiles();
+        // Buckets are a quarter power of two wide: within 25% below the true value.
+        assert!(
+            p50 <= Duration::from_millis(50) && p50 >= Duration::from_millis(37),
+            "{p50:?}"
+        );
+        assert!(
+            p99 <= Duration::from_millis(99) && p99 >= Duration::from_millis(74),
+            "{p99:?}"
+        );
+        for m in [0u64, 1, 2, 3, 5, 1000, 1 << 40] {
+            assert!(Histogram::lower_bound(Histogram::index(m)) <= m, "{m}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! What subscribers see and return: messages, process statuses, handlers, subscribers, policies.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::codec::{Content, Decoded};
+use crate::value::Value;
+
+/// What a subscriber says about a message it processed (seed 003, "Processing payloads").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcessStatus {
+    /// Processed. The message is deleted once every matching subscriber is done with it.
+    Done,
+    /// Not ready yet: the message stays in the queue and comes back later. Not an error.
+    RetryLater,
+    /// Failed for good: the message is deleted (once every matching subscriber is done with it).
+    FatalError,
+    /// Failed for now: the message stays in the queue and comes back later.
+    RetriableError,
+}
+
+impl ProcessStatus {
+    /// Whether this status lets the message be deleted.
+    pub fn is_final(self) -> bool {
+        matches!(self, ProcessStatus::Done | ProcessStatus::FatalError)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessStatus::Done => "DONE",
+            ProcessStatus::RetryLater => "RETRY_LATER",
+            ProcessStatus::FatalError => "FATAL_ERROR",
+            ProcessStatus::RetriableError => "RETRIABLE_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for ProcessStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a handler returns instead of a status. Retriable errors become [`ProcessStatus::RetriableError`],
+/// others [`ProcessStatus::FatalError`] (unless the listener's classifier says they are retriable).
+#[derive(Debug)]
+pub struct HandlerError {
+    pub retriable: bool,
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl HandlerError {
+    pub fn fatal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> HandlerError {
+        HandlerError {
+            retriable: false,
+            error: error.into(),
+        }
+    }
+
+    pub fn retriable(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> HandlerError {
+        HandlerError {
+            retriable: true,
+            error: error.into(),
+        }
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} error: {}",
+            if self.retriable { "retriable" } else { "fatal" },
+            self.error
+        )
+    }
+}
+
+/// What a handler returns.
+pub type HandlerResult = Result<ProcessStatus, HandlerError>;
+
+/// The future an async handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+
+/// A message attribute as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedAttribute {
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+/// A received message, decoded, as handlers see it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub message_id: String,
+    /// Identifies this receipt (needed to delete the message or change its visibility).
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times the message has been received, this time included (ApproximateReceiveCount).
+    pub receive_count: u32,
+    /// FIFO queues: the message group.
+    pub group_id: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// System attributes (ApproximateReceiveCount, SentTimestamp, MessageGroupId…).
+    pub attributes: HashMap<String, String>,
+    /// Message attributes, `mega.encoding` included.
+    pub message_attributes: HashMap<String, ReceivedAttribute>,
+    /// The decoded payload, with SNS metadata when it came through SNS.
+    pub decoded: Decoded,
+}
+
+impl Message {
+    pub fn content(&self) -> &Content {
+        &self.decoded.content
+    }
+
+    /// The value patterns match: the canonical MEGA event map, or the data object.
+    pub fn value(&self) -> Option<&Value> {
+        self.decoded.value()
+    }
+
+    /// The MEGA event, when the payload is one.
+    pub fn event(&self) -> Option<&crate::event::Payload> {
+        match &self.decoded.content {
+            Content::Mega(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A string message attribute.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.message_attributes
+            .get(name)
+            .and_then(|a| a.string_value.as_deref())
+    }
+}
+
+/// A subscriber's code. Either an async Rust function, or a blocking callback run on a dedicated pool of
+/// threads (the shape C, Python and Node callbacks take; see `docs/architecture.md`).
+#[derive(Clone)]
+pub enum Handler {
+    Async(Arc<dyn Fn(Arc<Message>) -> HandlerFuture + Send + Sync>),
+    Blocking(Arc<dyn Fn(&Message) -> HandlerResult + Send + Sync>),
+}
+
+impl Handler {
+    /// An async handler from an async function or closure.
+    pub fn from_async<F, Fut>(f: F) -> Handler
+    where
+        F: Fn(Arc<Message>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        Handler::Async(Arc::new(move |m| Box::pin(f(m))))
+    }
+
+    /// A blocking handler, run on the blocking thread pool.
+    pub fn from_blocking<F>(f: F) -> Handler
+    where
+        F: Fn(&Message) -> HandlerResult + Send + Sync + 'static,
+    {
+        Handler::Blocking(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Handler::Async(_) => "Handler::Async",
+            Handler::Blocking(_) => "Handler::Blocking",
+        })
+    }
+}
+
+/// Which payloads a subscriber is offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubscriberKind {
+    /// MEGA events only (`EventSubscriber`).
+    Event,
+    /// Data objects only (`DataSubscriber`).
+    Data,
+    /// Every payload, plaintext and binary included (`MessageSubscriber`): its pattern, if any, sees the
+    /// matchable value of events and data objects.
+    Message,
+}
+
+/// A rule deciding whether a subscriber wants a payload. The matcher's compiled patterns implement it; so
+/// can any closure.
+pub trait Pattern: Send + Sync {
+    fn matches(&self, value: &Value) -> bool;
+    /// Why the value does not match, for logs. `None` when it matches or cannot say.
+    fn explain(&self, _value: &Value) -> Option<String> {
+        None
+    }
+}
+
+impl<F: Fn(&Value) -> bool + Send + Sync> Pattern for F {
+    fn matches(&self, value: &Value) -> bool {
+        self(value)
+    }
+}
+
+/// A subscriber: a name (registered once), the payloads it wants, and its handler.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub name: String,
+    pub kind: SubscriberKind,
+    /// `None` matches everything of its kind.
+    pub pattern: Option<Arc<dyn Pattern>>,
+    pub handler: Handler,
+}
+
+impl Subscriber {
+    pub fn new(name: impl Into<String>, kind: SubscriberKind, handler: Handler) -> Subscriber {
+        Subscriber {
+            name: name.into(),
+            kind,
+            pattern: None,
+            handler,
+        }
+    }
+
+    pub fn with_pattern(mut self, pattern: impl Pattern + 'static) -> Subscriber {
+        self.pattern = Some(Arc::new(pattern));
+        self
+    }
+
+    /// Whether this subscriber wants the message.
+    pub fn wants(&self, message: &Message) -> bool {
+        let kind_ok = matches!(
+            (self.kind, &message.decoded.content),
+            (SubscriberKind::Event, Content::Mega(_))
+                | (SubscriberKind::Data, Content::Data(_))
+                | (SubscriberKind::Message, _)
+        );
+        kind_ok
+            && match (&self.pattern, message.value()) {
+                (None, _) => true,
+                (Some(p), Some(v)) => p.matches(v),
+                (Some(_), None) => false,
+            }
+    }
+}
+
+impl fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("pattern", &self.pattern.is_some())
+            .finish()
+    }
+}
+
+/// What to do with a message no subscriber matched.
+#[derive(Clone, Debug, Default)]
+pub enum UnmatchedPolicy {
+    /// Delete it (logged). The default, as in seed 001.
+    #[default]
+    Delete,
+    /// Leave it in the queue (it will reach the dead-letter queue, if one is configured).
+    Keep,
+    /// Give it to this handler.
+    Handle(Handler),
+}
+
+/// Turns a plaintext or binary message into a data object (`None`: it cannot).
+pub type TransformFn = Arc<dyn Fn(&Message) -> Option<Value> + Send + Sync>;
+
+/// What to do with plaintext and binary payloads (which patterns cannot match), per seed 001.
+#[derive(Clone, Default)]
+pub enum RawPolicy {
+    /// Ignore and delete them (logged). The default.
+    #[default]
+    Delete,
+    /// Leave them in the queue.
+    Keep,
+    /// Give them to this handler.
+    Handle(Handler),
+    /// Turn them into a data object, which is then matched like any other. `None` falls back to deletion.
+    Transform(TransformFn),
+}
+
+impl fmt::Debug for RawPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RawPolicy::Delete => "Delete",
+            RawPolicy::Keep => "Keep",
+            RawPolicy::Handle(_) => "Handle",
+            RawPolicy::Transform(_) => "Transform",
+        })
+    }
+}
+
+/// What to do with a body that cannot be decoded (a declared encoding it breaks, an invalid MEGA event).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvalidPolicy {
+    /// Leave it in the queue: after the queue's maxReceiveCount it moves to the dead-letter queue, where it
+    /// can be inspected and redriven. The default: nothing is lost.
+    #[default]
+    Keep,
+    /// Delete it (logged).
+    Delete,
+}

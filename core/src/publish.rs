@@ -1,0 +1,810 @@
+//! Publishing payloads to SQS queues and SNS topics.
+//!
+//! Every message carries the `mega.encoding` attribute (see `docs/payloads.md`), so consumers decode it
+//! exactly. [`SqsPublisher`] sends to a queue; [`SnsPublisher`] publishes to a topic. Both take a payload
+//! ([`Content`]: MEGA event, data object, plaintext, bytes) and [`PublishOptions`]; `publish_batch` splits
+//! entries into batches of at most 10 and of at most the maximum total size, retries entries that failed for
+//! reasons not of the sender's making, and reports each entry's result in order.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::aws::{AwsError, AwsSettings};
+use crate::codec::{
+    self, Content, EncodeError, EncodeOptions, Encoded, ENCODING_ATTRIBUTE, MAX_MESSAGE_BYTES,
+};
+
+/// SQS and SNS allow at most 10 message attributes.
+pub const MAX_ATTRIBUTES: usize = 10;
+/// SQS and SNS batches hold at most 10 entries.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+
+/// A message attribute to send with a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    /// `String`, `Number` or `Binary`, optionally with a custom suffix (`Number.float`).
+    pub data_type: String,
+    pub value: AttributeValue,
+}
+
+/// The value of a message attribute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// For `String` and `Number` types (numbers travel as text).
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Attribute {
+    pub fn string(value: impl Into<String>) -> Attribute {
+        Attribute {
+            data_type: "String".into(),
+            value: AttributeValue::Text(value.into()),
+        }
+    }
+
+    pub fn number(value: impl ToString) -> Attribute {
+        Attribute {
+            data_type: "Number".into(),
+            value: AttributeValue::Text(value.to_string()),
+        }
+    }
+
+    pub fn binary(value: impl Into<Vec<u8>>) -> Attribute {
+        Attribute {
+            data_type: "Binary".into(),
+            value: AttributeValue::Binary(value.into()),
+        }
+    }
+
+    /// The bytes SQS counts for this attribute: name, data type and value.
+    fn size(&self, name: &str) -> usize {
+        name.len()
+            + self.data_type.len()
+            + match &self.value {
+                AttributeValue::Text(t) => t.len(),
+                AttributeValue::Binary(b) => b.len(),
+            }
+    }
+}
+
+/// How to send one message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Encode MEGA events and data objects as BSON in Base64 instead of JSON.
+    pub binary_encoding: bool,
+    /// Message attributes (at most 9: `mega.encoding` takes the tenth). Names starting with `mega.` are
+    /// reserved.
+    pub attributes: Vec<(String, Attribute)>,
+    /// SQS only: delay delivery by this many seconds (0–900; standard queues).
+    pub delay_seconds: Option<i32>,
+    /// FIFO queues and topics: the message group.
+    pub group_id: Option<String>,
+    /// FIFO queues and topics: the deduplication id (else content-based deduplication must be on).
+    pub deduplication_id: Option<String>,
+    /// SNS only: the subject of the notification (email subscribers see it; it is in the envelope).
+    pub subject: Option<String>,
+}
+
+/// What the service said about a message it accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub message_id: String,
+    /// FIFO only.
+    pub sequence_number: Option<String>,
+}
+
+/// Why a message was not published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("invalid message attribute `{name}`: {problem}")]
+    InvalidAttribute { name: String, problem: String },
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("entry rejected by {operation} ({code}): {message}")]
+    EntryFailed {
+        operation: &'static str,
+        code: String,
+        message: String,
+        /// The service said the request was at fault (a retry would fail the same way).
+        sender_fault: bool,
+    },
+}
+
+/// Checks attribute names and count as SQS does, and reserves the `mega.` prefix.
+fn validate_attributes(attributes: &[(String, Attribute)]) -> Result<(), PublishError> {
+    if attributes.len() > MAX_ATTRIBUTES - 1 {
+        return Err(PublishError::InvalidOption(format!(
+            "{} message attributes given; at most {} fit beside {ENCODING_ATTRIBUTE}",
+            attributes.len(),
+            MAX_ATTRIBUTES - 1
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, attr) in attributes {
+        let bad = |problem: &str| {
+            Err(PublishError::InvalidAttribute {
+                name: name.clone(),
+                problem: problem.to_owned(),
+            })
+        };
+        if name.is_empty() || name.len() > 256 {
+            return bad("names are 1 to 256 characters");
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return bad("names may contain only letters, digits, `_`, `-` and `.`");
+        }
+        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            return bad("names may not start or end with `.` nor contain `..`");
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+            return bad("names starting with `AWS.` or `Amazon.` are reserved by AWS");
+        }
+        if lower.starts_with("mega.") {
+            return bad("names starting with `mega.` are reserved by sqs-mega");
+        }
+        if !seen.insert(name.as_str()) {
+            return bad("given twice");
+        }
+        let base = attr.data_type.split('.').next().unwrap_or("");
+        match (base, &attr.value) {
+            ("String" | "Number", AttributeValue::Text(t)) if !t.is_empty() => {}
+            ("Binary", AttributeValue::Binary(b)) if !b.is_empty() => {}
+            ("String" | "Number" | "Binary", _) => {
+                return bad("the value is empty or does not fit the data type")
+            }
+            _ => {
+                return bad(
+                    "the data type must be String, Number or Binary (with an optional suffix)",
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a payload and checks the whole message (body and attributes) against the size limit.
+fn prepare(
+    content: &Content,
+    options: &PublishOptions,
+    max_message_bytes: usize,
+) -> Result<Encoded, PublishError> {
+    validate_attributes(&options.attributes)?;
+    let encoded = codec::encode(
+        content,
+        &EncodeOptions {
+            binary_encoding: options.binary_encoding,
+            max_message_bytes,
+        },
+    )?;
+    let size = encoded.message_size()
+        + options
+            .attributes
+            .iter()
+            .map(|(n, a)| a.size(n))
+            .sum::<usize>();
+    if size > max_message_bytes {
+        return Err(EncodeError::TooLarge {
+            size,
+            max: max_message_bytes,
+        }
+        .into());
+    }
+    Ok(encoded)
+}
+
+/// The message attributes of one message, in a service's own type: `mega.encoding` (when given) and the
+/// user's attributes.
+fn attribute_map<V>(
+    encoding: Option<codec::Encoding>,
+    attributes: &[(String, Attribute)],
+    build: impl Fn(&str, &AttributeValue) -> V,
+) -> HashMap<String, V> {
+    let mut map = HashMap::with_capacity(attributes.len() + 1);
+    if let Some(enc) = encoding {
+        map.insert(
+            ENCODING_ATTRIBUTE.to_owned(),
+            build("String", &AttributeValue::Text(enc.as_str().into())),
+        );
+    }
+    for (name, a) in attributes {
+        map.insert(name.clone(), build(&a.data_type, &a.value));
+    }
+    map
+}
+
+fn sqs_attributes(
+    encoding: Option<codec::Encoding>,
+    attributes: &[(String, Attribute)],
+) -> HashMap<String, aws_sdk_sqs::types::MessageAttributeValue> {
+    attribute_map(encoding, attributes, |data_type, value| {
+        let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(data_type);
+        match value {
+            AttributeValue::Text(t) => b.string_value(t),
+            AttributeValue::Binary(bytes) => {
+                b.binary_value(aws_sdk_sqs::primitives::Blob::new(bytes.clone()))
+            }
+        }
+        .build()
+        .expect("data type is set")
+    })
+}
+
+fn sns_attributes(
+    encoding: Option<codec::Encoding>,
+    attributes: &[(String, Attribute)],
+) -> HashMap<String, aws_sdk_sns::types::MessageAttributeValue> {
+    attribute_map(encoding, attributes, |data_type, value| {
+        let b = aws_sdk_sns::types::MessageAttributeValue::builder().data_type(data_type);
+        match value {
+            AttributeValue::Text(t) => b.string_value(t),
+            AttributeValue::Binary(bytes) => {
+                b.binary_value(aws_sdk_sns::primitives::Blob::new(bytes.clone()))
+            }
+        }
+        .build()
+        .expect("data type is set")
+    })
+}
+
+/// One entry of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchEntry {
+    pub content: Content,
+    pub options: PublishOptions,
+}
+
+impl BatchEntry {
+    pub fn new(content: impl Into<Content>) -> BatchEntry {
+        BatchEntry {
+            content: content.into(),
+            options: PublishOptions::default(),
+        }
+    }
+}
+
+/// How many times a batch entry that failed through no fault of the sender is tried again, and the first
+/// pause (doubled each time).
+const BATCH_RETRIES: u32 = 4;
+const BATCH_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Groups prepared entries into batches of at most 10 entries and `max_total` bytes.
+fn chunk(sizes: &[(usize, usize)], max_total: usize) -> Vec<Vec<usize>> {
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut total = 0;
+    for &(index, size) in sizes {
+        if !current.is_empty() && (current.len() == MAX_BATCH_ENTRIES || total + size > max_total) {
+            batches.push(std::mem::take(&mut current));
+            total = 0;
+        }
+        current.push(index);
+        total += size;
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// What one batch call answered: accepted entries and rejected ones, by entry index.
+struct BatchAnswer {
+    successful: Vec<(usize, Published)>,
+    /// (index, code, message, sender fault)
+    failed: Vec<(usize, String, String, bool)>,
+}
+
+/// The batch engine shared by SQS and SNS: validates and encodes every entry, groups them by count and total
+/// size, sends each group with `send` (entries given by index), retries entries (or whole calls) that failed
+/// through no fault of the sender, and returns one result per entry, in order.
+async fn publish_batch_with<F, Fut>(
+    operation: &'static str,
+    entries: &[BatchEntry],
+    max_message_bytes: usize,
+    check: impl Fn(&PublishOptions) -> Result<(), PublishError>,
+    send: F,
+) -> Vec<Result<Published, PublishError>>
+where
+    F: Fn(Vec<(usize, Encoded)>) -> Fut,
+    Fut: std::future::Future<Output = Result<BatchAnswer, AwsError>>,
+{
+    let mut results: Vec<Option<Result<Published, PublishError>>> = vec![None; entries.len()];
+    let mut prepared: HashMap<usize, Encoded> = HashMap::new();
+    let mut sizes = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        match check(&entry.options)
+            .and_then(|_| prepare(&entry.content, &entry.options, max_message_bytes))
+        {
+            Ok(enc) => {
+                sizes.push((i, enc.message_size()));
+                prepared.insert(i, enc);
+            }
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    for batch in chunk(&sizes, max_message_bytes) {
+        let mut pending = batch;
+        let mut pause = BATCH_RETRY_PAUSE;
+        for attempt in 0..=BATCH_RETRIES {
+            let last = attempt == BATCH_RETRIES;
+            let request = pending.iter().map(|&i| (i, prepared[&i].clone())).collect();
+            let mut retry = Vec::new();
+            match send(request).await {
+                Ok(answer) => {
+                    for (i, published) in answer.successful {
+                        results[i] = Some(Ok(published));
+                    }
+                    for (i, code, message, sender_fault) in answer.failed {
+                        if (!sender_fault || crate::aws::is_transient_code(&code)) && !last {
+                            retry.push(i);
+                        } else {
+                            results[i] = Some(Err(PublishError::EntryFailed {
+                                operation,
+                                code,
+                                message,
+                                sender_fault,
+                            }));
+                        }
+                    }
+                }
+                Err(err) if err.is_transient() && !last => retry = pending.clone(),
+                Err(err) => {
+                    for &i in &pending {
+                        results[i] = Some(Err(err.clone().into()));
+                    }
+                }
+            }
+            if retry.is_empty() {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+            pending = retry;
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(PublishError::InvalidOption(format!(
+                    "{operation}: the entry was not answered by the service"
+                )))
+            })
+        })
+        .collect()
+}
+
+fn no_subject(options: &PublishOptions) -> Result<(), PublishError> {
+    match options.subject {
+        Some(_) => Err(PublishError::InvalidOption(
+            "subject applies to SNS notifications, not SQS messages".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn no_delay(options: &PublishOptions) -> Result<(), PublishError> {
+    match options.delay_seconds {
+        Some(_) => Err(PublishError::InvalidOption(
+            "delay_seconds applies to SQS messages; SNS delivers at once".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Sends payloads to one SQS queue.
+#[derive(Clone, Debug)]
+pub struct SqsPublisher {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    max_message_bytes: usize,
+}
+
+impl SqsPublisher {
+    /// A publisher for `queue_url`, connecting with `settings` (or the standard AWS chain).
+    pub async fn new(settings: &AwsSettings, queue_url: impl Into<String>) -> SqsPublisher {
+        SqsPublisher::from_client(settings.sqs_client().await, queue_url)
+    }
+
+    /// A publisher on an existing client.
+    pub fn from_client(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> SqsPublisher {
+        SqsPublisher {
+            client,
+            queue_url: queue_url.into(),
+            max_message_bytes: MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// Sets the maximum message size (default 1 MiB; [`codec::MAX_MESSAGE_BYTES_256K`] for older accounts).
+    pub fn with_max_message_bytes(mut self, max: usize) -> SqsPublisher {
+        self.max_message_bytes = max;
+        self
+    }
+
+    pub fn queue_url(&self) -> &str {
+        &self.queue_url
+    }
+
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.client
+    }
+
+    /// Encodes and sends one payload.
+    pub async fn publish(
+        &self,
+        content: impl Into<Content>,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        let content = content.into();
+        let encoded = prepare(&content, options, self.max_message_bytes)?;
+        self.send(&encoded.body, Some(encoded.encoding), options)
+            .await
+    }
+
+    /// Sends a body exactly as given, without the `mega.encoding` attribute (for foreign consumers).
+    pub async fn publish_raw_message(
+        &self,
+        body: &str,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        validate_attributes(&options.attributes)?;
+        if body.is_empty() {
+            return Err(EncodeError::EmptyBody.into());
+        }
+        self.send(body, None, options).await
+    }
+
+    async fn send(
+        &self,
+        body: &str,
+        encoding: Option<codec::Encoding>,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        no_subject(options)?;
+        let out = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .set_message_attributes(Some(sqs_attributes(encoding, &options.attributes)))
+            .set_delay_seconds(options.delay_seconds)
+            .set_message_group_id(options.group_id.clone())
+            .set_message_deduplication_id(options.deduplication_id.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SendMessage", e))?;
+        Ok(Published {
+            message_id: out.message_id().unwrap_or_default().to_owned(),
+            sequence_number: out.sequence_number().map(str::to_owned),
+        })
+    }
+
+    /// Sends many payloads with SendMessageBatch: at most 10 entries and `max_message_bytes` per call.
+    /// Returns one result per entry, in order. Entries the service failed through no fault of the sender
+    /// (throttling, internal errors) are retried with backoff.
+    pub async fn publish_batch(
+        &self,
+        entries: Vec<BatchEntry>,
+    ) -> Vec<Result<Published, PublishError>> {
+        let send = |batch: Vec<(usize, Encoded)>| {
+            let request_entries: Vec<_> = batch
+                .iter()
+                .map(|(i, enc)| {
+                    let opts = &entries[*i].options;
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&enc.body)
+                        .set_message_attributes(Some(sqs_attributes(
+                            Some(enc.encoding),
+                            &opts.attributes,
+                        )))
+                        .set_delay_seconds(opts.delay_seconds)
+                        .set_message_group_id(opts.group_id.clone())
+                        .set_message_deduplication_id(opts.deduplication_id.clone())
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect();
+            let call = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(request_entries));
+            async move {
+                let out = call
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("SendMessageBatch", e))?;
+                Ok(BatchAnswer {
+                    successful: out
+                        .successful()
+                        .iter()
+                        .filter_map(|ok| {
+                            Some((
+                                ok.id().parse().ok()?,
+                                Published {
+                                    message_id: ok.message_id().to_owned(),
+                                    sequence_number: ok.sequence_number().map(str::to_owned),
+                                },
+                            ))
+                        })
+                        .collect(),
+                    failed: out
+                        .failed()
+                        .iter()
+                        .filter_map(|f| {
+                            Some((
+                                f.id().parse().ok()?,
+                                f.code().to_owned(),
+                                f.message().unwrap_or("").to_owned(),
+                                f.sender_fault(),
+                            ))
+                        })
+                        .collect(),
+                })
+            }
+        };
+        publish_batch_with(
+            "SendMessageBatch",
+            &entries,
+            self.max_message_bytes,
+            no_subject,
+            send,
+        )
+        .await
+    }
+}
+
+/// Publishes payloads to one SNS topic.
+#[derive(Clone, Debug)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+    max_message_bytes: usize,
+}
+
+/// SNS messages are limited to 256 KiB.
+pub const SNS_MAX_MESSAGE_BYTES: usize = codec::MAX_MESSAGE_BYTES_256K;
+
+impl SnsPublisher {
+    /// A publisher for `topic_arn`, connecting with `settings` (or the standard AWS chain).
+    pub async fn new(settings: &AwsSettings, topic_arn: impl Into<String>) -> SnsPublisher {
+        SnsPublisher::from_client(settings.sns_client().await, topic_arn)
+    }
+
+    pub fn from_client(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> SnsPublisher {
+        SnsPublisher {
+            client,
+            topic_arn: topic_arn.into(),
+            max_message_bytes: SNS_MAX_MESSAGE_BYTES,
+        }
+    }
+
+    pub fn with_max_message_bytes(mut self, max: usize) -> SnsPublisher {
+        self.max_message_bytes = max;
+        self
+    }
+
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+
+    /// Encodes and publishes one payload.
+    pub async fn publish(
+        &self,
+        content: impl Into<Content>,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        let content = content.into();
+        let encoded = prepare(&content, options, self.max_message_bytes)?;
+        self.send(&encoded.body, Some(encoded.encoding), options)
+            .await
+    }
+
+    /// Publishes a message exactly as given, without the `mega.encoding` attribute.
+    pub async fn publish_raw_message(
+        &self,
+        message: &str,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        validate_attributes(&options.attributes)?;
+        if message.is_empty() {
+            return Err(EncodeError::EmptyBody.into());
+        }
+        self.send(message, None, options).await
+    }
+
+    async fn send(
+        &self,
+        message: &str,
+        encoding: Option<codec::Encoding>,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        no_delay(options)?;
+        let out = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(message)
+            .set_subject(options.subject.clone())
+            .set_message_attributes(Some(sns_attributes(encoding, &options.attributes)))
+            .set_message_group_id(options.group_id.clone())
+            .set_message_deduplication_id(options.deduplication_id.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Publish", e))?;
+        Ok(Published {
+            message_id: out.message_id().unwrap_or_default().to_owned(),
+            sequence_number: out.sequence_number().map(str::to_owned),
+        })
+    }
+
+    /// Publishes many payloads with PublishBatch (10 entries and 256 KiB per call), one result per entry.
+    pub async fn publish_batch(
+        &self,
+        entries: Vec<BatchEntry>,
+    ) -> Vec<Result<Published, PublishError>> {
+        let send = |batch: Vec<(usize, Encoded)>| {
+            let request_entries: Vec<_> = batch
+                .iter()
+                .map(|(i, enc)| {
+                    let opts = &entries[*i].options;
+                    aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message(&enc.body)
+                        .set_subject(opts.subject.clone())
+                        .set_message_attributes(Some(sns_attributes(
+                            Some(enc.encoding),
+                            &opts.attributes,
+                        )))
+                        .set_message_group_id(opts.group_id.clone())
+                        .set_message_deduplication_id(opts.deduplication_id.clone())
+                        .build()
+                        .expect("id and message are set")
+                })
+                .collect();
+            let call = self
+                .client
+                .publish_batch()
+                .topic_arn(&self.topic_arn)
+                .set_publish_batch_request_entries(Some(request_entries));
+            async move {
+                let out = call
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("PublishBatch", e))?;
+                Ok(BatchAnswer {
+                    successful: out
+                        .successful()
+                        .iter()
+                        .filter_map(|ok| {
+                            Some((
+                                ok.id()?.parse().ok()?,
+                                Published {
+                                    message_id: ok.message_id().unwrap_or_default().to_owned(),
+                                    sequence_number: ok.sequence_number().map(str::to_owned),
+                                },
+                            ))
+                        })
+                        .collect(),
+                    failed: out
+                        .failed()
+                        .iter()
+                        .filter_map(|f| {
+                            Some((
+                                f.id().parse().ok()?,
+                                f.code().to_owned(),
+                                f.message().unwrap_or("").to_owned(),
+                                f.sender_fault(),
+                            ))
+                        })
+                        .collect(),
+                })
+            }
+        };
+        publish_batch_with(
+            "PublishBatch",
+            &entries,
+            self.max_message_bytes,
+            no_delay,
+            send,
+        )
+        .await
+    }
+}
+
+/// Base64 of binary attribute values, for logs and reports.
+pub fn attribute_text(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::Text(t) => t.clone(),
+        AttributeValue::Binary(b) => base64::engine::general_purpose::STANDARD.encode(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value;
+
+    #[test]
+    fn batches_split_by_count_and_size() {
+        let sizes: Vec<_> = (0..23).map(|i| (i, 100)).collect();
+        let batches = chunk(&sizes, 1_000_000);
+        assert_eq!(
+            batches.iter().map(Vec::len).collect::<Vec<_>>(),
+            [10, 10, 3]
+        );
+        let sizes = [(0, 400), (1, 400), (2, 400), (3, 100)];
+        let batches = chunk(&sizes, 1000);
+        assert_eq!(batches, vec![vec![0, 1], vec![2, 3]]);
+        // An entry as large as the limit goes alone.
+        let batches = chunk(&[(0, 1000), (1, 1)], 1000);
+        assert_eq!(batches, vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn attributes_are_validated() {
+        let ok = vec![("tenant".to_owned(), Attribute::string("acme"))];
+        assert!(validate_attributes(&ok).is_ok());
+        for (name, attr, needle) in [
+            (
+                "mega.encoding",
+                Attribute::string("json"),
+                "reserved by sqs-mega",
+            ),
+            ("AWS.trace", Attribute::string("x"), "reserved by AWS"),
+            ("bad name", Attribute::string("x"), "only letters"),
+            ("a..b", Attribute::string("x"), "`..`"),
+            ("n", Attribute::number(""), "empty"),
+            (
+                "t",
+                Attribute {
+                    data_type: "Date".into(),
+                    value: AttributeValue::Text("x".into()),
+                },
+                "String, Number or Binary",
+            ),
+        ] {
+            let e = validate_attributes(&[(name.to_owned(), attr)]).unwrap_err();
+            assert!(e.to_string().contains(needle), "{name}: {e}");
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        let many: Vec<_> = (0..10)
+            .map(|i| (format!("a{i}"), Attribute::number(i)))
+            .collect();
+        assert!(validate_attributes(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 9"));
+    }
+
+    #[test]
+    fn size_limit_counts_attributes() {
+        let content = Content::Plaintext("x".repeat(100));
+        let mut options = PublishOptions::default();
+        let base = prepare(&content, &options, 10_000).unwrap().message_size();
+        options
+            .attributes
+            .push(("note".into(), Attribute::string("y".repeat(50))));
+        let err = prepare(&content, &options, base + 50).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "message of {} bytes exceeds the maximum message size of {} bytes",
+                base + 4 + 6 + 50,
+                base + 50
+            )
+        );
+        let _ = value!(null);
+    }
+}

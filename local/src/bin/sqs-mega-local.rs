@@ -1,0 +1,74 @@
+//! Standalone `sqs-mega-local` server (the same as `mega local`).
+//!
+//! Usage: sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync]
+//!                       [--region R] [--account-id A] [--anomalies QUEUE=JSON]...
+//! Prints `listening on URL` on stdout once it accepts connections.
+
+use sqs_mega_local::{Config, Server};
+use std::io::Write;
+
+fn main() {
+    let mut cfg = Config {
+        port: 4566,
+        ..Config::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = |name: &str| {
+            args.next().unwrap_or_else(|| {
+                eprintln!("missing value for {name}");
+                std::process::exit(2)
+            })
+        };
+        match a.as_str() {
+            "--host" => cfg.host = val("--host"),
+            "--port" => {
+                cfg.port = val("--port").parse().unwrap_or_else(|_| {
+                    eprintln!("invalid --port");
+                    std::process::exit(2)
+                })
+            }
+            "--data-dir" => cfg.data_dir = Some(val("--data-dir").into()),
+            "--fsync" => cfg.fsync = true,
+            "--region" => cfg.region = val("--region"),
+            "--account-id" => cfg.account_id = val("--account-id"),
+            "--anomalies" => {
+                let v = val("--anomalies");
+                let parsed = sqs_mega_local::parse_anomaly_flag(&v).unwrap_or_else(|e| {
+                    eprintln!("--anomalies {v}: {e}");
+                    std::process::exit(2)
+                });
+                cfg.anomalies.push(parsed);
+            }
+            "-h" | "--help" => {
+                println!("sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync] [--region R] [--account-id A] [--anomalies QUEUE=JSON]");
+                return;
+            }
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2)
+            }
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let running = match Server::bind(cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("sqs-mega-local: {e}");
+                std::process::exit(1)
+            }
+        };
+        println!("listening on {}", running.url());
+        let _ = std::io::stdout().flush();
+        running
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+    });
+}

@@ -1,0 +1,187 @@
+//! The HTTP front: one endpoint for SQS (JSON 1.0, `X-Amz-Target`), SNS (Query form POST)
+//! and the admin API under `/_mega/`.
+
+use crate::anomaly::AnomalyConfig;
+use crate::engine::Engine;
+use crate::error::ApiError;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+type Resp = Response<Full<Bytes>>;
+
+fn resp(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .header("x-amzn-requestid", crate::util::uuid())
+        .body(Full::new(body.into()))
+        .expect("valid response")
+}
+
+fn sqs_error(e: &ApiError) -> Resp {
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.sqs#{}", e.code),
+        "message": e.message,
+    });
+    let mut r = resp(e.status, "application/x-amz-json-1.0", body.to_string());
+    let fault = if e.sender_fault { "Sender" } else { "Receiver" };
+    if let Ok(v) = format!("{};{}", e.query_code, fault).parse() {
+        r.headers_mut().insert("x-amzn-query-error", v);
+    }
+    r
+}
+
+fn sns_error(e: &ApiError) -> Resp {
+    resp(e.status, "text/xml", crate::sns::error_xml(e))
+}
+
+const SNS_ACTIONS: &[&str] = &[
+    "CreateTopic",
+    "DeleteTopic",
+    "ListTopics",
+    "GetTopicAttributes",
+    "SetTopicAttributes",
+    "Subscribe",
+    "Unsubscribe",
+    "ListSubscriptions",
+    "ListSubscriptionsByTopic",
+    "GetSubscriptionAttributes",
+    "SetSubscriptionAttributes",
+    "Publish",
+    "PublishBatch",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
+pub(crate) async fn handle(
+    engine: Arc<Engine>,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let query = req.uri().query().map(str::to_string);
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(sqs_error(&ApiError::serialization(
+                "The request body is too large or could not be read.",
+            )))
+        }
+    };
+    if let Some(rest) = path.strip_prefix("/_mega/") {
+        return Ok(admin(
+            &engine,
+            method.as_str(),
+            rest,
+            query.as_deref(),
+            &body,
+        ));
+    }
+    if let Some(t) = target {
+        let op = t.strip_prefix("AmazonSQS.").unwrap_or(&t).to_string();
+        let input: serde_json::Value = if body.is_empty() {
+            serde_json::json!({})
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Ok(sqs_error(&ApiError::serialization(format!(
+                        "The request body is not valid JSON: {e}"
+                    ))))
+                }
+            }
+        };
+        return Ok(match engine.sqs(&op, input).await {
+            Ok(v) => resp(200, "application/x-amz-json-1.0", v.to_string()),
+            Err(e) => sqs_error(&e),
+        });
+    }
+    // Query protocol: form body (POST) or query string (GET).
+    let mut params: HashMap<String, String> = HashMap::new();
+    if let Some(q) = &query {
+        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
+    params.extend(form_urlencoded::parse(&body).into_owned());
+    let action = params.get("Action").cloned().unwrap_or_default();
+    if action.is_empty() {
+        if method == hyper::Method::GET {
+            return Ok(resp(
+                200,
+                "text/plain",
+                "sqs-mega-local: SQS + SNS endpoint\n",
+            ));
+        }
+        return Ok(sns_error(&ApiError::invalid_action("(missing)")));
+    }
+    if SNS_ACTIONS.contains(&action.as_str()) {
+        return Ok(match engine.sns_call(&params) {
+            Ok(xml) => resp(200, "text/xml", xml),
+            Err(e) => sns_error(&e),
+        });
+    }
+    if crate::sqs_query::SQS_ACTIONS.contains(&action.as_str()) {
+        // Legacy SQS Query protocol: the QueueUrl may also be the request path.
+        if !params.contains_key("QueueUrl") && path.matches('/').count() >= 2 {
+            params.insert("QueueUrl".into(), format!("{}{}", engine.base_url, path));
+        }
+        let input = crate::sqs_query::to_json(&params);
+        return Ok(match engine.sqs(&action, input).await {
+            Ok(v) => resp(200, "text/xml", crate::sqs_query::to_xml(&action, &v)),
+            Err(e) => resp(e.status, "text/xml", crate::sqs_query::error_xml(&e)),
+        });
+    }
+    Ok(sns_error(&ApiError::invalid_action(&action)))
+}
+
+fn admin(engine: &Engine, method: &str, rest: &str, query: Option<&str>, body: &[u8]) -> Resp {
+    let json = |status: u16, v: serde_json::Value| resp(status, "application/json", v.to_string());
+    match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
+        ("GET", ["health"]) => json(200, serde_json::json!({"status": "ok"})),
+        ("POST", ["clock", "advance"]) => {
+            let ms = query
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("ms="))
+                .and_then(|v| v.parse::<u64>().ok());
+            match ms {
+                Some(ms) => {
+                    engine.advance_clock(ms);
+                    json(200, serde_json::json!({"now": engine.now()}))
+                }
+                None => json(400, serde_json::json!({"error": "ms=N required"})),
+            }
+        }
+        ("GET", ["anomalies"]) => json(200, serde_json::json!(engine.anomalies())),
+        ("PUT" | "POST", ["anomalies", queue]) => {
+            let cfg: AnomalyConfig = match serde_json::from_slice(body) {
+                Ok(c) => c,
+                Err(e) => return json(400, serde_json::json!({"error": e.to_string()})),
+            };
+            match engine.set_anomalies(queue, Some(cfg)) {
+                Ok(()) => json(200, serde_json::json!({"queue": queue, "status": "set"})),
+                Err(e) => json(400, serde_json::json!({"error": e})),
+            }
+        }
+        ("DELETE", ["anomalies", queue]) => {
+            let _ = engine.set_anomalies(queue, None);
+            json(
+                200,
+                serde_json::json!({"queue": queue, "status": "cleared"}),
+            )
+        }
+        _ => json(404, serde_json::json!({"error": "unknown admin path"})),
+    }
+}

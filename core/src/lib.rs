@@ -20,9 +20,9 @@ pub mod codec;
 pub mod decimal;
 pub mod event;
 pub mod json;
-pub mod matcher;
 #[cfg(feature = "aws")]
 pub mod listen;
+pub mod matcher;
 #[cfg(feature = "aws")]
 pub mod publish;
 pub mod sns;

@@ -22,6 +22,7 @@ pub mod event;
 pub mod json;
 #[cfg(feature = "aws")]
 pub mod listen;
+pub mod matcher;
 #[cfg(feature = "aws")]
 pub mod publish;
 pub mod sns;

@@ -29,19 +29,12 @@ pub struct DecodeArgs {
 }
 
 pub fn decode(args: DecodeArgs) -> Result<ExitCode, CliError> {
-    let input = read_input(args.file.as_ref())?;
-    let options = DecodeOptions {
-        max_body_bytes: args.max_body_bytes,
-        ..Default::default()
-    };
-    let (body, declared) = match (args.body, sqs_message(&input)) {
-        (false, Some((body, attribute))) => (body.into_bytes(), attribute),
-        _ => (input, None),
-    };
-    let declared = args.encoding.or(declared);
-    // A file usually ends with a newline that is not part of the body.
-    let body = strip_one_trailing_newline(&body);
-    let decoded = codec::decode_bytes(body, declared.as_deref(), &options)?;
+    let decoded = decode_input(
+        args.file.as_ref(),
+        args.encoding,
+        args.body,
+        args.max_body_bytes,
+    )?;
     let report = decoded.to_report();
     let text = if args.pretty {
         json::to_string_pretty(&report, Style::Tagged)?
@@ -50,6 +43,30 @@ pub fn decode(args: DecodeArgs) -> Result<ExitCode, CliError> {
     };
     print_out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a body (or an SQS message as JSON, unless `bare`) from a file or stdin and decodes it, honouring
+/// the declared encoding (the flag first, then the message's `mega.encoding` attribute). Shared by
+/// `mega decode` and `mega match`.
+pub fn decode_input(
+    file: Option<&PathBuf>,
+    declared: Option<String>,
+    bare: bool,
+    max_body_bytes: usize,
+) -> Result<sqs_mega::Decoded, CliError> {
+    let input = read_input(file)?;
+    let options = DecodeOptions {
+        max_body_bytes,
+        ..Default::default()
+    };
+    let (body, attribute) = match (bare, sqs_message(&input)) {
+        (false, Some((body, attribute))) => (body.into_bytes(), attribute),
+        _ => (input, None),
+    };
+    let declared = declared.or(attribute);
+    // A file usually ends with a newline that is not part of the body.
+    let body = strip_one_trailing_newline(&body);
+    Ok(codec::decode_bytes(body, declared.as_deref(), &options)?)
 }
 
 fn strip_one_trailing_newline(body: &[u8]) -> &[u8] {

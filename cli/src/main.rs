@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 mod codec_cmd;
 mod demo;
 mod local_cmd;
+mod match_cmd;
+mod redrive_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -28,10 +30,15 @@ enum Command {
     Decode(codec_cmd::DecodeArgs),
     /// Encode a JSON document (tagged JSON allowed) or text or bytes into an SQS body.
     Encode(codec_cmd::EncodeArgs),
-    /// Walk through encoding and decoding the seed's shopping-cart MEGA event.
+    /// The framework end to end on the embedded endpoint: publish the seed's shopping-cart events, match
+    /// and process them, park a poison message in the dead-letter queue.
     Demo,
     /// Run the embedded SQS + SNS endpoint (any AWS SDK can use it; no AWS account needed).
     Local(local_cmd::LocalArgs),
+    /// Decode a body and say whether it matches a pattern (prints true/false; exit 0/1).
+    Match(match_cmd::MatchArgs),
+    /// Move the messages of a dead-letter queue back to their source queues (StartMessageMoveTask).
+    Redrive(redrive_cmd::RedriveArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +48,8 @@ fn main() -> ExitCode {
         Command::Encode(args) => codec_cmd::encode(args),
         Command::Demo => demo::run(),
         Command::Local(args) => local_cmd::run(args),
+        Command::Match(args) => match_cmd::run(args),
+        Command::Redrive(args) => redrive_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -190,7 +190,7 @@ fn encode_then_decode_round_trips_and_matches_the_seed() {
 }
 
 #[test]
-fn demo_runs_and_checks_itself() {
+fn demo_runs_end_to_end_and_checks_itself() {
     let out = mega(&["demo"], b"");
     assert!(
         out.status.success(),
@@ -198,8 +198,96 @@ fn demo_runs_and_checks_itself() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("All checks passed."), "{text}");
-    assert!(text.contains("\"kind\": \"mega\""), "{text}");
+    assert!(text.contains("All checks passed"), "{text}");
+    assert!(text.contains("in the dead-letter queue: 1"), "{text}");
+    assert!(
+        text.contains("UserNotification         email to user 987650 (bson, via SNS)"),
+        "{text}"
+    );
+}
+
+fn write_temp(name: &str, content: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mega-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+#[test]
+fn match_says_true_or_false_and_explains() {
+    let pattern = write_temp(
+        "notification.json",
+        r#"{"$data": {"type": {"$match": "user:notification:(.*)"}, "user": {"id": {"$gt": 0}, "email": {"$not": {"$match": "test@(.*)"}}}}}"#,
+    );
+    let p = pattern.to_str().unwrap();
+    let yes = br#"{"type": "user:notification:email", "user": {"id": 987650, "email": "johndoe_86@example.com"}}"#;
+    let out = mega(&["match", "--pattern", p], yes);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "true");
+    let no = br#"{"type": "user:notification:email", "user": {"id": 987650, "email": "test@example.com"}}"#;
+    let out = mega(&["match", "--pattern", p, "--explain"], no);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "false");
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("user.email"), "{why}");
+    // A plaintext body has nothing to match.
+    let out = mega(&["match", "--pattern", p, "--explain"], b"hello world");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plaintext"));
+}
+
+#[test]
+fn match_event_rules_on_an_sns_wrapped_bson_event_and_eventbridge_syntax() {
+    let envelope = json::to_string(&sqs_mega::value!({
+        "Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:000000000000:carts",
+        "Message": (bson_event_body()), "Timestamp": "2020-05-04T15:53:23.123Z"
+    }))
+    .unwrap();
+    let rules = write_temp(
+        "item_added.json",
+        r#"{"$event": {"domain": "shopping_cart", "name": "item.added", "version": {"$one_of": [1, 2]},
+            "attributes": {"item_id": {"$not": {"$empty": true}}, "quantity": {"$gt": 0}}}}"#,
+    );
+    let out = mega(
+        &["match", "--pattern", rules.to_str().unwrap()],
+        envelope.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "true",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eb = write_temp(
+        "eb.json",
+        r#"{"event": {"name": [{"prefix": "item."}], "attributes": {"quantity": [{"numeric": [">", 3]}]}}}"#,
+    );
+    let out = mega(
+        &[
+            "match",
+            "--syntax",
+            "eventbridge",
+            "--pattern",
+            eb.to_str().unwrap(),
+        ],
+        envelope.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "true",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An invalid pattern is bad input: exit 2, the path inside the pattern named.
+    let bad = write_temp("bad.json", r#"{"a": {"$gt": {"x": 1}}}"#);
+    let out = mega(&["match", "--pattern", bad.to_str().unwrap()], b"{}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/a/$gt"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -251,4 +339,82 @@ fn mega_local_serves_sqs_until_sigterm() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
+}
+
+#[test]
+fn redrive_moves_dead_letters_back() {
+    let server = sqs_mega_local::Server::start(sqs_mega_local::Config::default()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (dlq, queue) = runtime.block_on(async {
+        let client = sqs_mega::aws::AwsSettings::local(server.url())
+            .sqs_client()
+            .await;
+        let dlq = client
+            .create_queue()
+            .queue_name("work-dlq")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let dlq_arn = sqs_mega::admin::queue_arn(&client, &dlq).await.unwrap();
+        let queue = client
+            .create_queue()
+            .queue_name("work")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}"#),
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        for i in 0..3 {
+            client
+                .send_message()
+                .queue_url(&dlq)
+                .message_body(format!("job {i}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        (dlq, queue)
+    });
+    let out = mega(
+        &[
+            "redrive",
+            &dlq,
+            "--to",
+            &queue,
+            "--wait",
+            "--endpoint-url",
+            server.url(),
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("COMPLETED: moved 3 message(s)"), "{text}");
+    let moved = runtime.block_on(async {
+        let client = sqs_mega::aws::AwsSettings::local(server.url())
+            .sqs_client()
+            .await;
+        client
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .len()
+    });
+    assert_eq!(moved, 3);
 }

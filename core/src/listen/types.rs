@@ -201,6 +201,17 @@ pub trait Pattern: Send + Sync {
     }
 }
 
+/// Compiled patterns of the matcher (the DSL, the JSON pattern format, EventBridge syntax, subscriber rules).
+impl Pattern for crate::matcher::Pattern {
+    fn matches(&self, value: &Value) -> bool {
+        crate::matcher::Pattern::matches(self, value)
+    }
+
+    fn explain(&self, value: &Value) -> Option<String> {
+        crate::matcher::Pattern::explain(self, value).map(|e| e.to_string())
+    }
+}
+
 impl<F: Fn(&Value) -> bool + Send + Sync> Pattern for F {
     fn matches(&self, value: &Value) -> bool {
         self(value)

@@ -3,11 +3,13 @@
 //! A minimal, fault-tolerant framework for async task processing, event streaming and pattern matching over
 //! Amazon SQS and SNS, implementing the MEGA event protocol.
 //!
-//! - [`value`]: the value model of decoded payloads ([`Value`]), with exact [`Decimal`]s.
+//! - [`mod@value`]: the value model of decoded payloads ([`Value`]), with exact [`Decimal`]s.
 //! - [`json`], [`bson`]: the two serialisations of maps.
 //! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
 //! - [`sns`]: SNS envelopes.
 //! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
+//! - [`matcher`]: the pattern DSL, the JSON pattern format, EventBridge patterns, subscriber rules, the
+//!   router, explanations and SNS filter-policy export.
 //! - [`aws`], [`publish`], [`listen`], [`admin`] (feature `aws`, on by default): connecting to SQS/SNS,
 //!   publishing, the listener, dead-letter queue redrive.
 

@@ -537,3 +537,119 @@ async fn an_idle_listener_long_polls_instead_of_spinning() {
 fn false_after(start: Instant, d: Duration) -> bool {
     start.elapsed() >= d
 }
+
+/// Many subscribers: compiled patterns go through the matcher's router, closures beside them; each message
+/// reaches exactly the subscribers that match it (handlers run concurrently; the router's own tests check
+/// registration order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_and_custom_subscribers_each_get_exactly_their_messages() {
+    use sqs_mega::matcher::dsl::eq;
+    use sqs_mega::matcher::Subscriber as Rules;
+    let endpoint = Endpoint::local();
+    let settings = endpoint.settings();
+    let client = settings.sqs_client().await;
+    let url = create_queue(&client, "many", &[]).await;
+    let publisher = SqsPublisher::new(&settings, &url).await;
+    let entries: Vec<_> = (0..20)
+        .map(|i| {
+            BatchEntry::new(
+                PayloadBuilder::new()
+                    .with_event([
+                        ("name", Value::from(format!("event.{}", i * 2))),
+                        ("domain", value!("d")),
+                    ])
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .chain(std::iter::once(BatchEntry::new(Content::Data(
+            value!({"kind": "data"}),
+        ))))
+        .collect();
+    assert!(publisher
+        .publish_batch(entries)
+        .await
+        .iter()
+        .all(Result::is_ok));
+    let log = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let handler = |name: String, log: Arc<Mutex<Vec<(String, String)>>>| {
+        Handler::from_blocking(move |m| {
+            let what = match m.event() {
+                Some(e) => e.event.name.clone(),
+                None => "data".into(),
+            };
+            log.lock().unwrap().push((what, name.clone()));
+            Ok(ProcessStatus::Done)
+        })
+    };
+    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    // 0: a closure over every event; 1..=50: compiled rules on event.0 .. event.49; 51: every data object;
+    // 52: compiled rules on the domain.
+    listener
+        .register_subscriber(
+            Subscriber::new(
+                "all-events",
+                SubscriberKind::Event,
+                handler("all-events".into(), log.clone()),
+            )
+            .with_pattern(|_: &Value| true),
+        )
+        .unwrap();
+    for i in 0..50 {
+        let name = format!("name-{i}");
+        listener
+            .register_subscriber(
+                Subscriber::new(
+                    &name,
+                    SubscriberKind::Event,
+                    handler(name.clone(), log.clone()),
+                )
+                .with_pattern(
+                    Rules::event([("name", eq(format!("event.{i}")))])
+                        .compile()
+                        .unwrap(),
+                ),
+            )
+            .unwrap();
+    }
+    listener
+        .register_subscriber(Subscriber::new(
+            "data",
+            SubscriberKind::Data,
+            handler("data".into(), log.clone()),
+        ))
+        .unwrap();
+    listener
+        .register_subscriber(
+            Subscriber::new(
+                "domain-d",
+                SubscriberKind::Event,
+                handler("domain-d".into(), log.clone()),
+            )
+            .with_pattern(Rules::event([("domain", eq("d"))]).compile().unwrap()),
+        )
+        .unwrap();
+    let stats = run_until(listener, |s| s.deleted >= 21).await.unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(stats.dispatched, 20 * 3 + 1, "{stats:?}");
+    for i in 0..20 {
+        let event = format!("event.{}", i * 2);
+        let got: Vec<&str> = log
+            .iter()
+            .filter(|(e, _)| *e == event)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        let mut sorted = got.clone();
+        sorted.sort_by_key(|s| match *s {
+            "all-events" => 0,
+            "domain-d" => 2,
+            _ => 1,
+        });
+        assert_eq!(
+            sorted,
+            ["all-events", format!("name-{}", i * 2).as_str(), "domain-d"],
+            "{event}: {got:?}"
+        );
+    }
+    assert_eq!(log.iter().filter(|(_, s)| s == "data").count(), 1);
+}

@@ -221,6 +221,61 @@ struct Rules {
     classify: Option<ClassifyFn>,
 }
 
+/// Finds the subscribers that want a message: compiled patterns through the matcher's router (indexed on
+/// the event name and domain), others one by one; in registration order.
+struct SubscriberIndex {
+    router: crate::matcher::Router,
+    /// Router id -> subscriber position.
+    routed: Vec<usize>,
+    /// Subscribers without a compiled pattern.
+    others: Vec<usize>,
+}
+
+impl SubscriberIndex {
+    fn new(subscribers: &[Arc<Subscriber>]) -> SubscriberIndex {
+        let mut index = SubscriberIndex {
+            router: crate::matcher::Router::new(),
+            routed: Vec::new(),
+            others: Vec::new(),
+        };
+        for (i, s) in subscribers.iter().enumerate() {
+            match s.pattern.as_deref().and_then(|p| p.compiled()) {
+                Some(compiled) => {
+                    index.router.add(compiled.clone());
+                    index.routed.push(i);
+                }
+                None => index.others.push(i),
+            }
+        }
+        index
+    }
+
+    fn matching<'a>(
+        &self,
+        subscribers: &'a [Arc<Subscriber>],
+        message: &Message,
+    ) -> Vec<&'a Arc<Subscriber>> {
+        let mut hits: Vec<usize> = Vec::new();
+        if let Some(value) = message.value() {
+            let mut ids = Vec::new();
+            self.router.matches_into(value, &mut ids);
+            hits.extend(
+                ids.iter()
+                    .map(|id| self.routed[id.0 as usize])
+                    .filter(|&i| subscribers[i].takes_kind_of(message)),
+            );
+        }
+        hits.extend(
+            self.others
+                .iter()
+                .copied()
+                .filter(|&i| subscribers[i].wants(message)),
+        );
+        hits.sort_unstable();
+        hits.into_iter().map(|i| &subscribers[i]).collect()
+    }
+}
+
 /// Long-polls one SQS queue and dispatches its messages to subscribers.
 pub struct SqsListener {
     client: aws_sdk_sqs::Client,
@@ -360,6 +415,7 @@ impl SqsListener {
             config: self.config.clone(),
             fifo,
             visibility,
+            index: SubscriberIndex::new(&self.rules.subscribers),
             rules: self.rules.clone(),
             stats: self.stats.clone(),
             deletes: delete_tx,
@@ -444,6 +500,7 @@ struct Shared {
     fifo: bool,
     visibility: i32,
     rules: Rules,
+    index: SubscriberIndex,
     stats: Arc<Stats>,
     deletes: mpsc::UnboundedSender<DeleteCmd>,
     /// Shutdown began: stop receiving.
@@ -719,12 +776,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         info!("SNS confirmation message: deleted");
         return Outcome::Delete;
     }
-    let mut matched: Vec<&Arc<Subscriber>> = shared
-        .rules
-        .subscribers
-        .iter()
-        .filter(|s| s.wants(&message))
-        .collect();
+    let mut matched = shared.index.matching(&shared.rules.subscribers, &message);
     // Plaintext and binary payloads no subscriber takes: the raw-payload policy (seed 001).
     if matched.is_empty()
         && matches!(
@@ -754,12 +806,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
                     let mut m = (*message).clone();
                     m.decoded.replace_content(Content::Data(value));
                     message = Arc::new(m);
-                    matched = shared
-                        .rules
-                        .subscribers
-                        .iter()
-                        .filter(|s| s.wants(&message))
-                        .collect();
+                    matched = shared.index.matching(&shared.rules.subscribers, &message);
                 }
                 _ => {
                     info!("raw payload not transformed into a data object: deleted");

@@ -199,6 +199,12 @@ pub trait Pattern: Send + Sync {
     fn explain(&self, _value: &Value) -> Option<String> {
         None
     }
+
+    /// The matcher's compiled pattern, when this is one: the listener indexes those in a router, so the
+    /// cost of dispatch does not grow with the number of subscribers.
+    fn compiled(&self) -> Option<&crate::matcher::Pattern> {
+        None
+    }
 }
 
 /// Compiled patterns of the matcher (the DSL, the JSON pattern format, EventBridge syntax, subscriber rules).
@@ -209,6 +215,10 @@ impl Pattern for crate::matcher::Pattern {
 
     fn explain(&self, value: &Value) -> Option<String> {
         crate::matcher::Pattern::explain(self, value).map(|e| e.to_string())
+    }
+
+    fn compiled(&self) -> Option<&crate::matcher::Pattern> {
+        Some(self)
     }
 }
 
@@ -243,15 +253,19 @@ impl Subscriber {
         self
     }
 
-    /// Whether this subscriber wants the message.
-    pub fn wants(&self, message: &Message) -> bool {
-        let kind_ok = matches!(
+    /// Whether this subscriber takes payloads of the message's kind.
+    pub fn takes_kind_of(&self, message: &Message) -> bool {
+        matches!(
             (self.kind, &message.decoded.content),
             (SubscriberKind::Event, Content::Mega(_))
                 | (SubscriberKind::Data, Content::Data(_))
                 | (SubscriberKind::Message, _)
-        );
-        kind_ok
+        )
+    }
+
+    /// Whether this subscriber wants the message.
+    pub fn wants(&self, message: &Message) -> bool {
+        self.takes_kind_of(message)
             && match (&self.pattern, message.value()) {
                 (None, _) => true,
                 (Some(p), Some(v)) => p.matches(v),

@@ -130,26 +130,57 @@ fn logged(path: &str) -> Vec<i64> {
         .collect()
 }
 
-#[test]
-fn crash_recovery_after_sigkill() {
+/// A scenario's setup: the embedded endpoint, a queue holding `count` messages `{"n": 0..count}`, and a
+/// fresh directory for the side-effect log.
+struct Setup {
+    endpoint: Endpoint,
+    settings: AwsSettings,
+    runtime: tokio::runtime::Runtime,
+    client: sqs_mega::aws::sqs_sdk::Client,
+    url: String,
+    dir: std::path::PathBuf,
+    log: String,
+}
+
+fn setup(name: &str, count: i64) -> Setup {
     let endpoint = Endpoint::local();
     let settings = endpoint.settings();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(settings.sqs_client());
-    let url = runtime.block_on(create_queue(&client, "crash", &[]));
+    let url = runtime.block_on(create_queue(&client, name, &[]));
     let publisher = runtime.block_on(SqsPublisher::new(&settings, &url));
-    let entries: Vec<_> = (0..40)
+    let entries: Vec<_> = (0..count)
         .map(|n| BatchEntry::new(Content::Data(value!({"n": n}))))
         .collect();
     assert!(runtime
         .block_on(publisher.publish_batch(entries))
         .iter()
         .all(Result::is_ok));
-
-    let dir = std::env::temp_dir().join(format!("mega-crash-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("mega-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("processed.log");
-    let log = log.to_str().unwrap().to_owned();
+    let log = dir.join("processed.log").to_str().unwrap().to_owned();
+    Setup {
+        endpoint,
+        settings,
+        runtime,
+        client,
+        url,
+        dir,
+        log,
+    }
+}
+
+#[test]
+fn crash_recovery_after_sigkill() {
+    let Setup {
+        endpoint,
+        settings,
+        runtime,
+        client,
+        url,
+        dir,
+        log,
+    } = setup("crash", 40);
 
     // 1. A listener in a child process, killed with SIGKILL once it has done some of the work.
     let mut child = spawn_worker(
@@ -215,22 +246,15 @@ fn crash_recovery_after_sigkill() {
 
 #[test]
 fn graceful_shutdown_under_sigterm() {
-    let endpoint = Endpoint::local();
-    let settings = endpoint.settings();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(settings.sqs_client());
-    let url = runtime.block_on(create_queue(&client, "sigterm", &[]));
-    let publisher = runtime.block_on(SqsPublisher::new(&settings, &url));
-    let entries: Vec<_> = (0..30)
-        .map(|n| BatchEntry::new(Content::Data(value!({"n": n}))))
-        .collect();
-    assert!(runtime
-        .block_on(publisher.publish_batch(entries))
-        .iter()
-        .all(Result::is_ok));
-    let dir = std::env::temp_dir().join(format!("mega-sigterm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("processed.log").to_str().unwrap().to_owned();
+    let Setup {
+        endpoint,
+        runtime,
+        client,
+        url,
+        dir,
+        log,
+        ..
+    } = setup("sigterm", 30);
 
     // Each message takes 1.5 s: SIGTERM arrives while a batch is in flight.
     let child = spawn_worker(

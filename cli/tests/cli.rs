@@ -331,8 +331,8 @@ fn mega_local_serves_sqs_until_sigterm() {
             .unwrap();
         assert_eq!(got.messages()[0].body(), Some("hello"));
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());

@@ -410,7 +410,7 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
         let mut listener = SqsListener::new(
             &settings,
             ListenerConfig {
-                visibility_timeout: Some(2),
+                visibility_timeout: Some(3),
                 heartbeat,
                 ..config(&url)
             },
@@ -424,7 +424,7 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
                     let c = c.clone();
                     async move {
                         c.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(5500)).await;
+                        tokio::time::sleep(Duration::from_millis(7000)).await;
                         Ok(ProcessStatus::Done)
                     }
                 }),

@@ -273,8 +273,8 @@ fn graceful_shutdown_under_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    let term = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(term.success());

@@ -60,8 +60,8 @@ async fn binary_applies_anomaly_flags_and_stops_on_sigint() {
         Some("InternalError")
     );
     let pid = guard.0.as_ref().unwrap().id();
-    let st = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+    let st = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", pid)])
         .status()
         .unwrap();
     assert!(st.success());

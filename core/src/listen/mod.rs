@@ -745,7 +745,8 @@ fn to_message(
 async fn run_with_heartbeat(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
     let work = dispatch(shared, message);
     tokio::pin!(work);
-    let every = Duration::from_secs(u64::from(shared.visibility.max(2) as u32) / 2);
+    // Extend at half the visibility timeout: the other half is the margin for a slow call.
+    let every = Duration::from_millis(u64::from(shared.visibility.max(1).unsigned_abs()) * 500);
     let mut next_beat = tokio::time::Instant::now() + every;
     loop {
         tokio::select! {

@@ -2,9 +2,10 @@
 //!
 //! Matching a raw JSON body normally costs a full [`json::parse`](crate::json::parse) and then a match; the
 //! parse dominates. A [`Projection`] knows which keys the patterns read; it scans the text, skips every
-//! other member without building it, and parses only the values the patterns need (with
-//! [`json::parse`](crate::json::parse)). Matching the projected value gives the same answer as matching the
-//! fully parsed one.
+//! other member without building it, and parses only the values the patterns need (as
+//! [`json::parse`](crate::json::parse) would). Matching the projected value gives the same answer as
+//! matching the fully parsed one, except for a read key repeated in one object (see
+//! [`Projection::parse`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -141,7 +142,10 @@ impl Projection {
 
     /// Reads `text`, keeping only the needed fields. Skipped members are checked for structure only
     /// (terminated strings, balanced brackets of the skipped container's kind), not fully validated:
-    /// use [`json::parse`](crate::json::parse) to validate a whole body.
+    /// use [`json::parse`](crate::json::parse) to validate a whole body. Once every key read at the top
+    /// level is found, the rest of the text is not read (nor checked). A read key repeated in one object
+    /// keeps its first value (`json::parse` keeps the last). See `docs/patterns.md`, section
+    /// "Matching raw JSON cheaply: projections".
     pub fn parse(&self, text: &str) -> Result<Value, ProjectionError> {
         let mut v = Value::Null;
         self.parse_into(text, &mut v)?;

@@ -9,17 +9,17 @@
 //!
 //! Run: `cargo bench -p sqs-mega --bench matcher`.
 //!
-//! Figures (medians per event, 2-core machine shared with other builds, so ±30 % between runs; details
-//! and discussion in `docs/patterns.md`, section Performance):
+//! Figures (medians of three runs per event, 2-core machine shared with other builds, so ±30 % between
+//! runs; details and discussion in `docs/patterns.md`, section Performance):
 //!
-//! | rule         | mega-projected | mega-full-parse | quamina | projected ÷ quamina (events/s) |
-//! | ------------ | -------------- | --------------- | ------- | ------------------------------ |
-//! | exact        | 432 ns         | 4428 ns         | 442 ns  | 1.02×                          |
-//! | prefix       | 358 ns         | 4575 ns         | 344 ns  | 0.96×                          |
-//! | numeric      | 4080 ns        | 5123 ns         | 5419 ns | 1.33×                          |
-//! | anything-but | 425 ns         | 3946 ns         | 554 ns  | 1.30×                          |
-//! | exists       | 486 ns         | 4295 ns         | 747 ns  | 1.54×                          |
-//! | wildcard     | 411 ns         | 4212 ns         | 448 ns  | 1.09×                          |
+//! | rule         | mega-projected | quamina | projected ÷ quamina (events/s) |
+//! | ------------ | -------------- | ------- | ------------------------------ |
+//! | exact        | 395 ns         | 523 ns  | 1.32×                          |
+//! | prefix       | 306 ns         | 422 ns  | 1.38×                          |
+//! | numeric      | 2889 ns        | 5618 ns | 1.94×                          |
+//! | anything-but | 344 ns         | 480 ns  | 1.39×                          |
+//! | exists       | 409 ns         | 763 ns  | 1.86×                          |
+//! | wildcard     | 294 ns         | 446 ns  | 1.52×                          |
 //!
 //! Router: 233 / 262 / 242 ns per event at 10 / 100 / 1,000 subscribers (1,000 vs 10: 1.04×).
 //! Single subscriber (seed UserLogin, decoded event): about 260 ns per evaluation, no allocation.

@@ -421,7 +421,28 @@ fn has_suffix(s: &str, p: &str) -> bool {
 /// Byte equality without a call to `memcmp` (whose call cost dominates on the few bytes compared here).
 #[inline(always)]
 pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    if a.len() != b.len() {
+        return false;
+    }
+    // Eight bytes at a time (unaligned loads), then the tail byte by byte.
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let x = u64::from_ne_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_ne_bytes(y.try_into().expect("8 bytes"));
+        if x != y {
+            return false;
+        }
+    }
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut i = 0;
+    while i < ra.len() {
+        if ra[i] != rb[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A node of a compiled pattern.

@@ -139,6 +139,15 @@ impl Router {
     /// Appends every subscriber matching the payload to `out`, in registration order (no allocation
     /// beyond `out` growing).
     pub fn matches_into(&self, payload: &Value, out: &mut Vec<SubscriberId>) {
+        if self.by_name.is_empty() && self.by_domain.is_empty() {
+            // Nothing indexed: every subscriber is checked, in order.
+            for (i, p) in self.patterns.iter().enumerate() {
+                if p.matches(payload) {
+                    out.push(SubscriberId(i as u32));
+                }
+            }
+            return;
+        }
         let (names, domains) = match payload.get("event") {
             None => (Ok(&[][..]), Ok(&[][..])),
             Some(Value::Map(event)) => (

@@ -618,6 +618,17 @@ enum Outcome {
     Release,
 }
 
+impl Outcome {
+    /// Deleted when every handler it went to finished (DONE or FATAL_ERROR), else retried.
+    fn after(all_final: bool) -> Outcome {
+        if all_final {
+            Outcome::Delete
+        } else {
+            Outcome::Retry
+        }
+    }
+}
+
 async fn process_group(
     shared: Arc<Shared>,
     list: Vec<(aws_sdk_sqs::types::Message, OwnedSemaphorePermit)>,
@@ -648,13 +659,14 @@ async fn process_one(
     shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
     let receipt = raw.receipt_handle().unwrap_or_default().to_owned();
     let span = tracing::info_span!("message", message_id = raw.message_id().unwrap_or(""));
+    let receive_count = attribute_u32(&raw, MessageSystemAttributeName::ApproximateReceiveCount);
     let outcome = async {
-        let outcome = match to_message(&raw, received_at) {
+        let outcome = match to_message(&raw, received_at, receive_count) {
             Ok(message) => {
                 let message = Arc::new(message);
                 run_with_heartbeat(&shared, &message).await
             }
-            Err((receive_count, error)) => {
+            Err(error) => {
                 Stats::add(&shared.stats.invalid, 1);
                 match shared.rules.invalid {
                     InvalidPolicy::Keep => {
@@ -668,7 +680,6 @@ async fn process_one(
                 }
             }
         };
-        let receive_count = attribute_u32(&raw, MessageSystemAttributeName::ApproximateReceiveCount);
         settle(&shared, &receipt, outcome, receive_count).await;
         outcome
     }
@@ -690,8 +701,8 @@ fn attribute_u32(raw: &aws_sdk_sqs::types::Message, name: MessageSystemAttribute
 fn to_message(
     raw: &aws_sdk_sqs::types::Message,
     received_at: Instant,
-) -> Result<Message, (u32, codec::DecodeError)> {
-    let receive_count = attribute_u32(raw, MessageSystemAttributeName::ApproximateReceiveCount);
+    receive_count: u32,
+) -> Result<Message, codec::DecodeError> {
     let message_attributes: HashMap<String, ReceivedAttribute> = raw
         .message_attributes()
         .map(|attrs| {
@@ -714,7 +725,7 @@ fn to_message(
         .get(ENCODING_ATTRIBUTE)
         .and_then(|a| a.string_value.clone());
     let body = raw.body().unwrap_or_default().to_owned();
-    let decoded = codec::decode(&body, declared.as_deref()).map_err(|e| (receive_count, e))?;
+    let decoded = codec::decode(&body, declared.as_deref())?;
     let attributes: HashMap<String, String> = raw
         .attributes()
         .map(|a| {
@@ -796,11 +807,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             RawPolicy::Keep => return Outcome::Keep,
             RawPolicy::Handle(handler) => {
                 let status = run_handler(shared, "raw-payload-handler", handler, &message).await;
-                return if status.is_final() {
-                    Outcome::Delete
-                } else {
-                    Outcome::Retry
-                };
+                return Outcome::after(status.is_final());
             }
             RawPolicy::Transform(transform) => match transform(&message) {
                 Some(value @ crate::Value::Map(_)) => {
@@ -829,11 +836,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             }
             UnmatchedPolicy::Handle(handler) => {
                 let status = run_handler(shared, "unmatched-handler", handler, &message).await;
-                if status.is_final() {
-                    Outcome::Delete
-                } else {
-                    Outcome::Retry
-                }
+                Outcome::after(status.is_final())
             }
         };
     }
@@ -864,11 +867,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         }
     });
     let statuses = futures_join_all(runs).await;
-    if statuses.iter().all(|s| s.is_final()) {
-        Outcome::Delete
-    } else {
-        Outcome::Retry
-    }
+    Outcome::after(statuses.iter().all(|s| s.is_final()))
 }
 
 /// Awaits all futures concurrently (a small join_all, to avoid a dependency).

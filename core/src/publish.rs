@@ -173,6 +173,15 @@ fn validate_attributes(attributes: &[(String, Attribute)]) -> Result<(), Publish
     Ok(())
 }
 
+/// What a raw message (sent as given, without `mega.encoding`) must satisfy before it is sent.
+fn check_raw(body: &str, options: &PublishOptions) -> Result<(), PublishError> {
+    validate_attributes(&options.attributes)?;
+    if body.is_empty() {
+        return Err(EncodeError::EmptyBody.into());
+    }
+    Ok(())
+}
+
 /// Encodes a payload and checks the whole message (body and attributes) against the size limit.
 fn prepare(
     content: &Content,
@@ -457,10 +466,7 @@ impl SqsPublisher {
         body: &str,
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
-        validate_attributes(&options.attributes)?;
-        if body.is_empty() {
-            return Err(EncodeError::EmptyBody.into());
-        }
+        check_raw(body, options)?;
         self.send(body, None, options).await
     }
 
@@ -617,10 +623,7 @@ impl SnsPublisher {
         message: &str,
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
-        validate_attributes(&options.attributes)?;
-        if message.is_empty() {
-            return Err(EncodeError::EmptyBody.into());
-        }
+        check_raw(message, options)?;
         self.send(message, None, options).await
     }
 

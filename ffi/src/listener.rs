@@ -1,0 +1,890 @@
+//! `mega_listener`: the long-polling listener with C subscribers, and `mega_message`, what a subscriber's
+//! callback reads.
+
+use std::collections::HashSet;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use mega_core::aws::AwsSettings;
+use mega_core::json;
+use mega_core::listen::{
+    Handler, HandlerError, ListenerConfig, ListenerError, Message, ProcessStatus, SqsListener,
+    Stats, StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
+};
+use mega_core::{Map, Value};
+
+use crate::aws::{block_on, mega_settings, runtime, service_error};
+use crate::decode::{kind_of, mega_kind, own_payload, Derived};
+use crate::error::*;
+use crate::pattern::{mega_pattern, mega_syntax, pattern_error, syntax_arg, SendPtr};
+use crate::value::{handle, mega_value};
+use crate::{mega_str, owned_string};
+
+/// What a subscriber's callback returns about a message (seed 003, "Processing payloads").
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum mega_status {
+    /// Processed: the message is deleted once every subscriber that matched it is done.
+    MEGA_STATUS_DONE = 0,
+    /// Not ready yet: the message stays in the queue and comes back later (with backoff). Not an error.
+    MEGA_STATUS_RETRY_LATER = 1,
+    /// Failed for good: the message is deleted (once every matching subscriber is done with it).
+    MEGA_STATUS_FATAL_ERROR = 2,
+    /// Failed for now: the message stays and comes back later (with backoff), then reaches the queue's
+    /// dead-letter queue if it has one.
+    MEGA_STATUS_RETRIABLE_ERROR = 3,
+}
+
+pub use mega_status::*;
+
+/// A subscriber's callback. Called for each message the subscriber's pattern matches, with the `userdata`
+/// given at subscription and the message, **borrowed for the call only**: the message and every string,
+/// value and byte buffer read from it die when the callback returns (copy what you keep).
+///
+/// **Threads**: called on the library's worker threads, never on the thread that called
+/// [`mega_listener_run`]; up to `MEGA_LISTENER_MAX_IN_FLIGHT` callbacks run at once (messages of one FIFO
+/// group one at a time, in order), so the callback and its `userdata` must be thread-safe. A callback may
+/// block (it has its thread) and may publish.
+///
+/// Returns a `mega_status`; any other number counts as `MEGA_STATUS_RETRIABLE_ERROR` (the message is kept,
+/// and the error logged), so a confused callback never loses a message.
+pub type mega_handler =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, message: *const mega_message) -> c_int>;
+
+/// Which payloads a subscriber is offered, for [`mega_listener_subscribe`]: one of `MEGA_SUBSCRIBER_*`.
+pub type mega_subscriber_kind = u32;
+/// MEGA events only (an `EventSubscriber`).
+pub const MEGA_SUBSCRIBER_EVENT: mega_subscriber_kind = 0;
+/// Data objects only (a `DataSubscriber`).
+pub const MEGA_SUBSCRIBER_DATA: mega_subscriber_kind = 1;
+/// Every payload, plaintext and binary included (its pattern, if any, sees events and data objects).
+pub const MEGA_SUBSCRIBER_MESSAGE: mega_subscriber_kind = 2;
+
+/// A listener setting, for [`mega_listener_set`]: one of `MEGA_LISTENER_*`.
+pub type mega_listener_option = u32;
+/// Messages per ReceiveMessage call, 1 to 10 (default 10).
+pub const MEGA_LISTENER_MAX_MESSAGES: mega_listener_option = 0;
+/// Long-poll wait, 0 to 20 seconds (default 20).
+pub const MEGA_LISTENER_WAIT_TIME_SECONDS: mega_listener_option = 1;
+/// Visibility timeout of received messages in seconds, 0 to 43200; -1 for the queue's own (the default).
+pub const MEGA_LISTENER_VISIBILITY_TIMEOUT: mega_listener_option = 2;
+/// Concurrent ReceiveMessage loops, at least 1 (default 1).
+pub const MEGA_LISTENER_POLLERS: mega_listener_option = 3;
+/// Messages processed at once, at least 1 (default 20): also the most callbacks running at once.
+pub const MEGA_LISTENER_MAX_IN_FLIGHT: mega_listener_option = 4;
+/// Extend the visibility of messages still being processed (1, the default) or not (0).
+pub const MEGA_LISTENER_HEARTBEAT: mega_listener_option = 5;
+/// How long in-flight callbacks may finish once stopping, in milliseconds (default 30000); messages still in
+/// flight after that are released for redelivery, never deleted.
+pub const MEGA_LISTENER_SHUTDOWN_GRACE_MS: mega_listener_option = 6;
+/// How long a delete waits to share its DeleteMessageBatch call, in milliseconds (default 20).
+pub const MEGA_LISTENER_DELETE_LINGER_MS: mega_listener_option = 7;
+/// First retry delay in milliseconds (default 2000): doubled per receive, with jitter.
+pub const MEGA_LISTENER_RETRY_BASE_MS: mega_listener_option = 8;
+/// Longest retry delay in milliseconds (default 900000).
+pub const MEGA_LISTENER_RETRY_MAX_MS: mega_listener_option = 9;
+/// Stop on SIGTERM / SIGINT by itself (1) or leave signals to the program (0, the default here: call
+/// [`mega_listener_stop`] from your own handler).
+pub const MEGA_LISTENER_HANDLE_SIGNALS: mega_listener_option = 10;
+/// What to do with a message no subscriber matches: delete it (0, the default, as in the MEGA seed) or keep
+/// it in the queue (1: it comes back, then reaches the dead-letter queue if there is one).
+pub const MEGA_LISTENER_KEEP_UNMATCHED: mega_listener_option = 11;
+
+/// A listener counter, for [`mega_listener_stat`]: one of `MEGA_STAT_*`.
+pub type mega_stat = u32;
+/// ReceiveMessage calls made.
+pub const MEGA_STAT_RECEIVE_CALLS: mega_stat = 0;
+/// Messages received.
+pub const MEGA_STAT_RECEIVED: mega_stat = 1;
+/// Callback calls made.
+pub const MEGA_STAT_DISPATCHED: mega_stat = 2;
+/// Callbacks that returned `MEGA_STATUS_DONE`.
+pub const MEGA_STAT_DONE: mega_stat = 3;
+/// … `MEGA_STATUS_RETRY_LATER`.
+pub const MEGA_STAT_RETRY_LATER: mega_stat = 4;
+/// … `MEGA_STATUS_FATAL_ERROR`.
+pub const MEGA_STAT_FATAL_ERROR: mega_stat = 5;
+/// … `MEGA_STATUS_RETRIABLE_ERROR` (or an unknown number).
+pub const MEGA_STAT_RETRIABLE_ERROR: mega_stat = 6;
+/// Messages no subscriber matched.
+pub const MEGA_STAT_UNMATCHED: mega_stat = 7;
+/// Messages that could not be decoded.
+pub const MEGA_STAT_INVALID: mega_stat = 8;
+/// Messages deleted.
+pub const MEGA_STAT_DELETED: mega_stat = 9;
+/// Messages made visible again for a retry.
+pub const MEGA_STAT_RETRIED: mega_stat = 10;
+/// Messages released unprocessed at shutdown.
+pub const MEGA_STAT_RELEASED: mega_stat = 11;
+/// Messages in flight now.
+pub const MEGA_STAT_IN_FLIGHT: mega_stat = 12;
+/// Failed ReceiveMessage calls (retried with backoff).
+pub const MEGA_STAT_RECEIVE_ERRORS: mega_stat = 13;
+/// Visibility extensions (heartbeats) made.
+pub const MEGA_STAT_HEARTBEATS: mega_stat = 14;
+/// Median callback time, microseconds.
+pub const MEGA_STAT_HANDLER_P50_US: mega_stat = 15;
+/// 99th percentile callback time, microseconds.
+pub const MEGA_STAT_HANDLER_P99_US: mega_stat = 16;
+
+struct State {
+    config: ListenerConfig,
+    subscribers: Vec<Subscriber>,
+    names: HashSet<String>,
+    keep_unmatched: bool,
+}
+
+/// A long-polling listener on one queue. Made by [`mega_listener_new`], configured with
+/// [`mega_listener_set`] and [`mega_listener_subscribe`], run with [`mega_listener_run`] (blocking) and stopped
+/// with [`mega_listener_stop`] (from any thread or a signal handler). Freed with [`mega_listener_free`].
+pub struct mega_listener {
+    settings: AwsSettings,
+    state: Mutex<State>,
+    stop: Arc<AtomicBool>,
+    running: AtomicBool,
+    stats: Mutex<Option<Arc<Stats>>>,
+    last: Mutex<Option<StatsSnapshot>>,
+}
+
+/// A new listener on the queue at `queue_url`, with no subscribers. Nothing is contacted until
+/// [`mega_listener_run`].
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_new(
+    settings: *const mega_settings,
+    queue_url: *const c_char,
+    out: *mut *mut mega_listener,
+) -> mega_result {
+    guard("mega_listener_new", || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL; NUL-terminated text or NULL.
+        let s = unsafe { arg_ref(settings, "settings") }?;
+        let url = unsafe { arg_str(queue_url, "queue_url") }?;
+        if url.is_empty() {
+            return Err(Error::invalid("`queue_url` is empty"));
+        }
+        let mut config = ListenerConfig::new(url);
+        config.handle_signals = false;
+        let l = Box::new(mega_listener {
+            settings: s.inner.clone(),
+            state: Mutex::new(State {
+                config,
+                subscribers: Vec::new(),
+                names: HashSet::new(),
+                keep_unmatched: false,
+            }),
+            stop: Arc::new(AtomicBool::new(false)),
+            running: AtomicBool::new(false),
+            stats: Mutex::new(None),
+            last: Mutex::new(None),
+        });
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, Box::into_raw(l)) };
+        Ok(())
+    })
+}
+
+/// Frees a listener. `NULL` is a no-op. If it is still running (on another thread), it is stopped first and
+/// this call waits for [`mega_listener_run`] to return.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_free(listener: *mut mega_listener) {
+    if listener.is_null() {
+        return;
+    }
+    guard_void(|| {
+        // SAFETY: made by `mega_listener_new`; alive until freed here.
+        let l = unsafe { &*listener };
+        if l.running.load(Ordering::Acquire) {
+            l.stop.store(true, Ordering::Release);
+            while l.running.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // SAFETY: given back once; no run uses it any more.
+        drop(unsafe { Box::from_raw(listener) });
+    });
+}
+
+fn state_of(l: &mega_listener) -> Result<std::sync::MutexGuard<'_, State>, Error> {
+    if l.running.load(Ordering::Acquire) {
+        return Err(Error::new(
+            MEGA_RESULT_BUSY,
+            "the listener is running: change it before mega_listener_run or after it returns",
+        ));
+    }
+    Ok(l.state.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn ms(value: i64, name: &str) -> Result<Duration, Error> {
+    u64::try_from(value)
+        .map(Duration::from_millis)
+        .map_err(|_| Error::invalid(format!("{name} must be at least 0, not {value}")))
+}
+
+/// Changes a setting (`MEGA_LISTENER_*`). Values are checked here where they can be, and all together when the
+/// listener starts. `MEGA_RESULT_BUSY` while running.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_set(
+    listener: *mut mega_listener,
+    option: mega_listener_option,
+    value: i64,
+) -> mega_result {
+    guard("mega_listener_set", || {
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let mut st = state_of(l)?;
+        let int = |name: &str| {
+            i32::try_from(value)
+                .map_err(|_| Error::invalid(format!("{name} is out of range: {value}")))
+        };
+        let count = |name: &str| {
+            usize::try_from(value)
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| Error::invalid(format!("{name} must be at least 1, not {value}")))
+        };
+        let c = &mut st.config;
+        match option {
+            MEGA_LISTENER_MAX_MESSAGES => {
+                c.max_number_of_messages = int("MEGA_LISTENER_MAX_MESSAGES")?
+            }
+            MEGA_LISTENER_WAIT_TIME_SECONDS => {
+                c.wait_time_seconds = int("MEGA_LISTENER_WAIT_TIME_SECONDS")?
+            }
+            MEGA_LISTENER_VISIBILITY_TIMEOUT => {
+                c.visibility_timeout = if value < 0 {
+                    None
+                } else {
+                    Some(int("MEGA_LISTENER_VISIBILITY_TIMEOUT")?)
+                }
+            }
+            MEGA_LISTENER_POLLERS => c.pollers = count("MEGA_LISTENER_POLLERS")?,
+            MEGA_LISTENER_MAX_IN_FLIGHT => c.max_in_flight = count("MEGA_LISTENER_MAX_IN_FLIGHT")?,
+            MEGA_LISTENER_HEARTBEAT => c.heartbeat = value != 0,
+            MEGA_LISTENER_SHUTDOWN_GRACE_MS => {
+                c.shutdown_grace = ms(value, "MEGA_LISTENER_SHUTDOWN_GRACE_MS")?
+            }
+            MEGA_LISTENER_DELETE_LINGER_MS => {
+                c.delete_linger = ms(value, "MEGA_LISTENER_DELETE_LINGER_MS")?
+            }
+            MEGA_LISTENER_RETRY_BASE_MS => c.retry.base = ms(value, "MEGA_LISTENER_RETRY_BASE_MS")?,
+            MEGA_LISTENER_RETRY_MAX_MS => c.retry.max = ms(value, "MEGA_LISTENER_RETRY_MAX_MS")?,
+            MEGA_LISTENER_HANDLE_SIGNALS => c.handle_signals = value != 0,
+            MEGA_LISTENER_KEEP_UNMATCHED => st.keep_unmatched = value != 0,
+            other => {
+                return Err(Error::invalid(format!(
+                    "`option` {other} is not a MEGA_LISTENER_* setting"
+                )))
+            }
+        }
+        Ok(())
+    })
+}
+
+/// What a C callback gets: the message, and what is derived from it on first request.
+pub struct mega_message {
+    msg: *const Message,
+    own: OnceLock<Value>,
+    derived: Derived,
+    attributes: OnceLock<String>,
+    sns: OnceLock<Option<String>>,
+}
+
+impl mega_message {
+    fn new(msg: &Message) -> mega_message {
+        mega_message {
+            msg,
+            own: OnceLock::new(),
+            derived: Derived::default(),
+            attributes: OnceLock::new(),
+            sns: OnceLock::new(),
+        }
+    }
+
+    fn message(&self) -> &Message {
+        // SAFETY: the message outlives this wrapper, which lives only during the callback.
+        unsafe { &*self.msg }
+    }
+
+    fn payload(&self) -> &Value {
+        let m = self.message();
+        match m.decoded.value() {
+            Some(v) => v,
+            None => self
+                .own
+                .get_or_init(|| own_payload(&m.decoded).unwrap_or_default()),
+        }
+    }
+}
+
+fn status_of(code: c_int, subscriber: &str) -> Result<ProcessStatus, HandlerError> {
+    match code {
+        0 => Ok(ProcessStatus::Done),
+        1 => Ok(ProcessStatus::RetryLater),
+        2 => Ok(ProcessStatus::FatalError),
+        3 => Ok(ProcessStatus::RetriableError),
+        other => Err(HandlerError::retriable(format!(
+            "the callback of subscriber `{subscriber}` returned {other}, which is not a mega_status \
+             (0 DONE, 1 RETRY_LATER, 2 FATAL_ERROR, 3 RETRIABLE_ERROR): the message is kept for a retry"
+        ))),
+    }
+}
+
+/// The handler that calls a C function.
+pub(crate) fn c_handler(
+    name: String,
+    f: unsafe extern "C" fn(*mut c_void, *const mega_message) -> c_int,
+    userdata: *mut c_void,
+) -> Handler {
+    let data = SendPtr(userdata);
+    Handler::from_blocking(move |m: &Message| {
+        let data = data;
+        let wrapper = mega_message::new(m);
+        // SAFETY: C's function with its userdata; the wrapper lives until it returns.
+        let code = unsafe { f(data.0, &wrapper) };
+        status_of(code, &name)
+    })
+}
+
+fn subscribe(
+    l: &mega_listener,
+    name: &str,
+    kind: mega_subscriber_kind,
+    pattern: Option<mega_core::matcher::Pattern>,
+    handler: mega_handler,
+    userdata: *mut c_void,
+) -> Result<(), Error> {
+    let kind = match kind {
+        MEGA_SUBSCRIBER_EVENT => SubscriberKind::Event,
+        MEGA_SUBSCRIBER_DATA => SubscriberKind::Data,
+        MEGA_SUBSCRIBER_MESSAGE => SubscriberKind::Message,
+        other => {
+            return Err(Error::invalid(format!(
+                "`kind` {other} is not MEGA_SUBSCRIBER_EVENT (0), MEGA_SUBSCRIBER_DATA (1) or \
+                 MEGA_SUBSCRIBER_MESSAGE (2)"
+            )))
+        }
+    };
+    let f = handler.ok_or_else(|| Error::null("handler"))?;
+    if name.is_empty() {
+        return Err(Error::invalid("`name` is empty"));
+    }
+    let mut st = state_of(l)?;
+    if !st.names.insert(name.to_owned()) {
+        return Err(Error::new(
+            MEGA_RESULT_LISTENER,
+            format!("subscriber `{name}` is already registered (a subscriber is registered once)"),
+        ));
+    }
+    let mut sub = Subscriber::new(name, kind, c_handler(name.to_owned(), f, userdata));
+    if let Some(p) = pattern {
+        sub = sub.with_pattern(p);
+    }
+    st.subscribers.push(sub);
+    Ok(())
+}
+
+/// Adds a subscriber: `name` (unique in this listener), the payloads it takes (`MEGA_SUBSCRIBER_*`), a
+/// pattern text in `syntax` (or NULL: everything of its kind), and the callback with its `userdata` (which
+/// the library never frees, and which must outlive the listener's runs). Every subscriber whose pattern
+/// matches a message gets it; the message is deleted once all of them are done with it.
+///
+/// Errors: `MEGA_RESULT_PATTERN` (with the pattern path in `mega_last_error_detail`),
+/// `MEGA_RESULT_LISTENER` (a duplicate name), `MEGA_RESULT_BUSY` (running), `MEGA_RESULT_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_subscribe(
+    listener: *mut mega_listener,
+    name: *const c_char,
+    kind: mega_subscriber_kind,
+    pattern_json: *const c_char,
+    syntax: mega_syntax,
+    handler: mega_handler,
+    userdata: *mut c_void,
+) -> mega_result {
+    guard("mega_listener_subscribe", || {
+        // SAFETY: a live object or NULL; NUL-terminated texts or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let text = unsafe { opt_str(pattern_json, "pattern_json") }?;
+        let pattern = match text {
+            None => None,
+            Some(t) => Some(
+                mega_core::matcher::compile_pattern_json(t, syntax_arg(syntax)?)
+                    .map_err(pattern_error)?,
+            ),
+        };
+        subscribe(l, name, kind, pattern, handler, userdata)
+    })
+}
+
+/// [`mega_listener_subscribe`] with a compiled pattern (which may use user functions); the listener keeps its
+/// own copy, so `pattern` may be freed right after. NULL matches everything of the kind.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_subscribe_pattern(
+    listener: *mut mega_listener,
+    name: *const c_char,
+    kind: mega_subscriber_kind,
+    pattern: *const mega_pattern,
+    handler: mega_handler,
+    userdata: *mut c_void,
+) -> mega_result {
+    guard("mega_listener_subscribe_pattern", || {
+        // SAFETY: live objects or NULL; NUL-terminated text or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let pattern = unsafe { pattern.as_ref() }.map(|p| p.inner.clone());
+        subscribe(l, name, kind, pattern, handler, userdata)
+    })
+}
+
+fn listener_error(e: ListenerError) -> Error {
+    match e {
+        ListenerError::Queue { queue_url, error } => {
+            let inner = service_error(error);
+            Error {
+                code: MEGA_RESULT_LISTENER,
+                message: format!("queue {queue_url}: {}", inner.message),
+                detail: inner.detail,
+            }
+        }
+        other => Error::new(MEGA_RESULT_LISTENER, other.to_string()),
+    }
+}
+
+/// Listens until [`mega_listener_stop`] (or SIGTERM / SIGINT with `MEGA_LISTENER_HANDLE_SIGNALS`), blocking
+/// the calling thread: receives, decodes, matches, calls the subscribers' callbacks on worker threads,
+/// deletes or retries, and on stop lets callbacks in flight finish (within the shutdown grace) before it
+/// returns. Nothing is lost: a message is deleted only when every matching subscriber is done with it.
+/// A listener may run again after it returns.
+///
+/// Errors: `MEGA_RESULT_LISTENER` (an invalid setting, or a queue that cannot be used: it does not exist,
+/// access denied…; the service's code in `mega_last_error_detail`), `MEGA_RESULT_BUSY` (already running).
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_run(listener: *const mega_listener) -> mega_result {
+    guard("mega_listener_run", || {
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        if l.running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(Error::new(
+                MEGA_RESULT_BUSY,
+                "the listener is already running",
+            ));
+        }
+        *l.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let result = run(l);
+        l.stop.store(false, Ordering::Release);
+        l.running.store(false, Ordering::Release);
+        result
+    })
+}
+
+fn run(l: &mega_listener) -> Result<(), Error> {
+    if l.stop.load(Ordering::Acquire) {
+        // Stopped before it started.
+        return Ok(());
+    }
+    let (config, subscribers, keep) = {
+        let st = l.state.lock().unwrap_or_else(|p| p.into_inner());
+        (st.config.clone(), st.subscribers.clone(), st.keep_unmatched)
+    };
+    runtime()?;
+    let settings = l.settings.clone();
+    let stop = l.stop.clone();
+    let outcome = block_on(async move {
+        let mut listener = SqsListener::new(&settings, config).await;
+        for s in subscribers {
+            listener.register_subscriber(s)?;
+        }
+        if keep {
+            listener.set_unmatched_policy(UnmatchedPolicy::Keep);
+        }
+        *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener.stats());
+        let handle = listener.shutdown_handle();
+        // A stop request is one atomic store (safe in a signal handler); this task turns it into a shutdown.
+        let watcher = tokio::spawn(async move {
+            loop {
+                if stop.load(Ordering::Acquire) {
+                    handle.shutdown();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let result = listener.listen().await;
+        watcher.abort();
+        result
+    })?;
+    *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    match outcome {
+        Ok(snapshot) => {
+            *l.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
+            Ok(())
+        }
+        Err(e) => Err(listener_error(e)),
+    }
+}
+
+/// Asks the listener to stop: [`mega_listener_run`] stops receiving, lets callbacks in flight finish and
+/// returns. Safe from any thread and from a signal handler (it only sets a flag, seen within 10 ms). Stopping
+/// twice is harmless; stopping a listener that is not running makes its next run return at once.
+/// `NULL` is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_stop(listener: *const mega_listener) {
+    // No panic boundary needed: one atomic store cannot panic, and a signal handler must not do more.
+    // SAFETY: a live object or NULL.
+    if let Some(l) = unsafe { listener.as_ref() } {
+        l.stop.store(true, Ordering::Release);
+    }
+}
+
+fn snapshot_of(l: &mega_listener) -> StatsSnapshot {
+    if let Some(stats) = &*l.stats.lock().unwrap_or_else(|p| p.into_inner()) {
+        return stats.snapshot();
+    }
+    l.last
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_default()
+}
+
+/// A counter (`MEGA_STAT_*`) of the running listener, or of its last run once it returned (0 before any).
+/// Callable from any thread while the listener runs.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_stat(
+    listener: *const mega_listener,
+    stat: mega_stat,
+    out: *mut u64,
+) -> mega_result {
+    guard("mega_listener_stat", || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let s = snapshot_of(l);
+        let v = match stat {
+            MEGA_STAT_RECEIVE_CALLS => s.receive_calls,
+            MEGA_STAT_RECEIVED => s.received,
+            MEGA_STAT_DISPATCHED => s.dispatched,
+            MEGA_STAT_DONE => s.done,
+            MEGA_STAT_RETRY_LATER => s.retry_later,
+            MEGA_STAT_FATAL_ERROR => s.fatal_error,
+            MEGA_STAT_RETRIABLE_ERROR => s.retriable_error,
+            MEGA_STAT_UNMATCHED => s.unmatched,
+            MEGA_STAT_INVALID => s.invalid,
+            MEGA_STAT_DELETED => s.deleted,
+            MEGA_STAT_RETRIED => s.retried,
+            MEGA_STAT_RELEASED => s.released,
+            MEGA_STAT_IN_FLIGHT => s.in_flight,
+            MEGA_STAT_RECEIVE_ERRORS => s.receive_errors,
+            MEGA_STAT_HEARTBEATS => s.heartbeats,
+            MEGA_STAT_HANDLER_P50_US => s.handler_p50.as_micros() as u64,
+            MEGA_STAT_HANDLER_P99_US => s.handler_p99.as_micros() as u64,
+            other => {
+                return Err(Error::invalid(format!(
+                    "`stat` {other} is not a MEGA_STAT_* counter"
+                )))
+            }
+        };
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, v) };
+        Ok(())
+    })
+}
+
+/// Every counter as a JSON object (`{"received": 10, "done": 9, …, "handler_p50_us": 120}`); on success
+/// `*out` is a new string freed with `mega_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_stats_json(
+    listener: *const mega_listener,
+    out: *mut *mut c_char,
+) -> mega_result {
+    guard("mega_listener_stats_json", || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let s = snapshot_of(l);
+        let fields: [(&str, u64); 21] = [
+            ("receive_calls", s.receive_calls),
+            ("received", s.received),
+            ("dispatched", s.dispatched),
+            ("done", s.done),
+            ("retry_later", s.retry_later),
+            ("fatal_error", s.fatal_error),
+            ("retriable_error", s.retriable_error),
+            ("skipped_completed", s.skipped_completed),
+            ("unmatched", s.unmatched),
+            ("invalid", s.invalid),
+            ("deleted", s.deleted),
+            ("delete_calls", s.delete_calls),
+            ("delete_failed", s.delete_failed),
+            ("retried", s.retried),
+            ("released", s.released),
+            ("heartbeats", s.heartbeats),
+            ("visibility_calls", s.visibility_calls),
+            ("receive_errors", s.receive_errors),
+            ("in_flight", s.in_flight),
+            ("handler_p50_us", s.handler_p50.as_micros() as u64),
+            ("handler_p99_us", s.handler_p99.as_micros() as u64),
+        ];
+        let map: Map = fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    (*k).to_owned(),
+                    Value::Int(i64::try_from(*v).unwrap_or(i64::MAX)),
+                )
+            })
+            .collect();
+        let text = owned_string(json::to_tagged_string(&Value::Map(map)))?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, text) };
+        Ok(())
+    })
+}
+
+/// The message a callback is given (borrowed: see [`mega_handler`]). Its accessors may be called only during
+/// the callback, from any thread.
+unsafe fn message_arg<'a>(p: *const mega_message) -> Result<&'a mega_message, Error> {
+    // SAFETY: the callback's message, alive during the callback.
+    unsafe { arg_ref(p, "message") }
+}
+
+/// The body of the message accessors.
+fn read_message<T>(
+    function: &str,
+    message: *const mega_message,
+    out: *mut T,
+    read: impl FnOnce(&mega_message) -> Result<T, Error>,
+) -> mega_result {
+    guard(function, || {
+        out_ptr(out, "out")?;
+        // SAFETY: the callback's message or NULL.
+        let m = unsafe { message_arg(message) }?;
+        let v = read(m)?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, v) };
+        Ok(())
+    })
+}
+
+/// The SQS message id, borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_id(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_id", message, out, |m| {
+        Ok(mega_str::of(&m.message().message_id))
+    })
+}
+
+/// The body exactly as received, borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_body(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_body", message, out, |m| {
+        Ok(mega_str::of(&m.message().body))
+    })
+}
+
+/// How many times the message has been received, this time included (1 the first time).
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_receive_count(
+    message: *const mega_message,
+    out: *mut u32,
+) -> mega_result {
+    read_message("mega_message_receive_count", message, out, |m| {
+        Ok(m.message().receive_count)
+    })
+}
+
+/// FIFO queues: the message group, borrowed. `MEGA_RESULT_NOT_FOUND` on standard queues.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_group_id(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_group_id", message, out, |m| {
+        m.message()
+            .group_id
+            .as_deref()
+            .map(mega_str::of)
+            .ok_or_else(|| Error::not_found("the message has no group id (not a FIFO queue)"))
+    })
+}
+
+/// What the body holds.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_kind(
+    message: *const mega_message,
+    out: *mut mega_kind,
+) -> mega_result {
+    read_message("mega_message_kind", message, out, |m| {
+        Ok(kind_of(&m.message().decoded))
+    })
+}
+
+/// The payload, borrowed (as [`mega_decoded_payload`](crate::mega_decoded_payload)): the canonical event
+/// map, the data object, the text, the bytes, or null.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_payload(
+    message: *const mega_message,
+    out: *mut *const mega_value,
+) -> mega_result {
+    read_message("mega_message_payload", message, out, |m| {
+        Ok(handle(m.payload()))
+    })
+}
+
+/// The payload as compact tagged JSON, borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_payload_json(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_payload_json", message, out, |m| {
+        Ok(mega_str::of(m.derived.payload_json(m.payload())))
+    })
+}
+
+/// The `mega decode` report of the body (`{"kind", "encoding", "payload", "sns"}`), borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_json(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_json", message, out, |m| {
+        Ok(mega_str::of(m.derived.report(&m.message().decoded)))
+    })
+}
+
+/// Every message attribute as a JSON object, borrowed:
+/// `{"name": {"data_type": "String", "value": "…"}}`; binary values are `{"$bytes": "<base64>"}`.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_attributes_json(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_attributes_json", message, out, |m| {
+        Ok(mega_str::of(m.attributes.get_or_init(|| {
+            let mut names: Vec<_> = m.message().message_attributes.iter().collect();
+            names.sort_by(|a, b| a.0.cmp(b.0));
+            let map: Map = names
+                .into_iter()
+                .map(|(k, a)| {
+                    let value = match (&a.string_value, &a.binary_value) {
+                        (Some(s), _) => Value::String(s.clone()),
+                        (None, Some(b)) => Value::Bytes(b.clone()),
+                        (None, None) => Value::Null,
+                    };
+                    let entry = Value::from([
+                        ("data_type", Value::from(a.data_type.as_str())),
+                        ("value", value),
+                    ]);
+                    (k.clone(), entry)
+                })
+                .collect();
+            json::to_tagged_string(&Value::Map(map))
+        })))
+    })
+}
+
+/// The SNS envelope's metadata as tagged JSON (`message_id`, `topic_arn`, `subject`, `timestamp`,
+/// `message_attributes`…), borrowed. `MEGA_RESULT_NOT_FOUND` when the message did not come through SNS
+/// (or came with raw delivery).
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_sns_json(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_sns_json", message, out, |m| {
+        m.sns
+            .get_or_init(|| {
+                m.message()
+                    .decoded
+                    .sns
+                    .as_ref()
+                    .map(|s| json::to_tagged_string(&s.to_value()))
+            })
+            .as_deref()
+            .map(mega_str::of)
+            .ok_or_else(|| Error::not_found("the message did not come through SNS"))
+    })
+}
+
+/// A `String` or `Number` message attribute's value, borrowed. `MEGA_RESULT_NOT_FOUND` when the message
+/// has no such attribute, `MEGA_RESULT_WRONG_TYPE` for a `Binary` one (read it from
+/// [`mega_message_attributes_json`]).
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_attribute(
+    message: *const mega_message,
+    name: *const c_char,
+    out: *mut mega_str,
+) -> mega_result {
+    guard("mega_message_attribute", || {
+        out_ptr(out, "out")?;
+        // SAFETY: the callback's message or NULL; NUL-terminated text or NULL.
+        let m = unsafe { message_arg(message) }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let a =
+            m.message().message_attributes.get(name).ok_or_else(|| {
+                Error::not_found(format!("the message has no attribute `{name}`"))
+            })?;
+        let s = a.string_value.as_deref().ok_or_else(|| {
+            Error::wrong_type(format!("attribute `{name}` is {}, not text", a.data_type))
+        })?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, mega_str::of(s)) };
+        Ok(())
+    })
+}
+
+/// A system attribute of the message (`SentTimestamp`, `ApproximateFirstReceiveTimestamp`,
+/// `MessageGroupId`…), borrowed. `MEGA_RESULT_NOT_FOUND` when absent.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_system_attribute(
+    message: *const mega_message,
+    name: *const c_char,
+    out: *mut mega_str,
+) -> mega_result {
+    guard("mega_message_system_attribute", || {
+        out_ptr(out, "out")?;
+        // SAFETY: the callback's message or NULL; NUL-terminated text or NULL.
+        let m = unsafe { message_arg(message) }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let v = m.message().attributes.get(name).ok_or_else(|| {
+            Error::not_found(format!("the message has no system attribute `{name}`"))
+        })?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, mega_str::of(v)) };
+        Ok(())
+    })
+}
+
+/// The payload as one BSON document, borrowed (`MEGA_RESULT_WRONG_TYPE` for plaintext, binary and empty).
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_payload_bson(
+    message: *const mega_message,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> mega_result {
+    guard("mega_message_payload_bson", || {
+        out_ptr(data, "data")?;
+        out_ptr(len, "len")?;
+        // SAFETY: the callback's message or NULL.
+        let m = unsafe { message_arg(message) }?;
+        let b = m.derived.bson(m.payload())?;
+        // SAFETY: both checked non-NULL.
+        unsafe {
+            write_out(data, b.as_ptr());
+            write_out(len, b.len());
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the C library (libsqs_mega) and runs the C tests of tests/c/ against it: every test under
+# AddressSanitizer + UndefinedBehaviorSanitizer (leak detection on), then every test once more under valgrind
+# (no leaks, no invalid accesses), and builds the example examples/c/worker.c as the README says.
+#
+#   bash tests/c/run.sh            # all of it
+#   MEGA_C_TESTS="test_decode" bash tests/c/run.sh    # some tests
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+target=${CARGO_TARGET_DIR:-$root/target}
+cargo build -p sqs-mega-ffi --locked
+lib=$target/debug
+out=$target/c-tests
+mkdir -p "$out"
+
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c)
+libs=(-L"$lib" -lsqs_mega -Wl,-rpath,"$lib" -lpthread)
+tests=(${MEGA_C_TESTS:-test_decode test_patterns test_misuse test_listener})
+
+# Valgrind: installed here if missing (CI machines may be new).
+if ! command -v valgrind >/dev/null; then
+    echo "valgrind is missing: installing it"
+    sudo_=""
+    if [ "$(id -u)" != 0 ]; then sudo_="sudo -n"; fi
+    $sudo_ apt-get update -qq && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+fi
+
+status=0
+for t in "${tests[@]}"; do
+    gcc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+        "tests/c/$t.c" -o "$out/$t.asan" "${libs[@]}"
+    echo "== $t (ASan + UBSan)"
+    if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$out/$t.asan"; then
+        echo "FAILED: $t under ASan + UBSan"
+        status=1
+    fi
+done
+
+for t in "${tests[@]}"; do
+    gcc "${cflags[@]}" -O1 "tests/c/$t.c" -o "$out/$t" "${libs[@]}"
+    echo "== $t (valgrind)"
+    if ! valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+        --errors-for-leak-kinds=definite,indirect --suppressions=tests/c/valgrind.supp "$out/$t"; then
+        echo "FAILED: $t under valgrind"
+        status=1
+    fi
+done
+
+# The example, built as the README tells a C user to (with the test flags), and run in its demo mode.
+gcc "${cflags[@]}" examples/c/worker.c -o "$out/worker" "${libs[@]}"
+echo "== examples/c/worker.c --demo"
+if ! timeout 60 "$out/worker" --demo >"$out/worker.out" 2>&1 || [ "$(grep -c '^event \|^data ' "$out/worker.out")" != 3 ]; then
+    cat "$out/worker.out"
+    echo "FAILED: examples/c/worker.c --demo"
+    status=1
+else
+    cat "$out/worker.out"
+fi
+
+exit $status

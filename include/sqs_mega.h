@@ -549,6 +549,9 @@ mega_result mega_listener_run(const mega_listener *listener);
 // `NULL` is a no-op.
 void mega_listener_stop(const mega_listener *listener);
 
+// Whether [`mega_listener_run`] is running (from its first step until it returns).
+mega_result mega_listener_is_running(const mega_listener *listener, bool *out);
+
 // A counter (`MEGA_STAT_*`) of the running listener, or of its last run once it returned (0 before any).
 // Callable from any thread while the listener runs.
 mega_result mega_listener_stat(const mega_listener *listener, mega_stat stat, uint64_t *out);

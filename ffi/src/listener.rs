@@ -541,6 +541,22 @@ pub unsafe extern "C" fn mega_listener_stop(listener: *const mega_listener) {
     }
 }
 
+/// Whether [`mega_listener_run`] is running (from its first step until it returns).
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_is_running(
+    listener: *const mega_listener,
+    out: *mut bool,
+) -> mega_result {
+    guard("mega_listener_is_running", || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, l.running.load(Ordering::Acquire)) };
+        Ok(())
+    })
+}
+
 fn snapshot_of(l: &mega_listener) -> StatsSnapshot {
     if let Some(stats) = &*l.stats.lock().unwrap_or_else(|p| p.into_inner()) {
         return stats.snapshot();

@@ -21,3 +21,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
+bash tests/c/run.sh

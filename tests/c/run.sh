@@ -19,12 +19,16 @@ cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c)
 libs=(-L"$lib" -lsqs_mega -Wl,-rpath,"$lib" -lpthread)
 tests=(${MEGA_C_TESTS:-test_decode test_patterns test_misuse test_listener})
 
-# Valgrind: installed here if missing (CI machines may be new).
-if ! command -v valgrind >/dev/null; then
-    echo "valgrind is missing: installing it"
+# Valgrind and pkg-config: installed here if missing (CI machines may be new).
+missing=()
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
     sudo_=""
     if [ "$(id -u)" != 0 ]; then sudo_="sudo -n"; fi
-    $sudo_ apt-get update -qq && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+    $sudo_ apt-get update -qq
+    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 status=0
@@ -49,8 +53,14 @@ for t in "${tests[@]}"; do
     fi
 done
 
-# The example, built as the README tells a C user to (with the test flags), and run in its demo mode.
-gcc "${cflags[@]}" examples/c/worker.c -o "$out/worker" "${libs[@]}"
+# The example, built as the README tells a C user to: installed with scripts/install-c.sh and pkg-config
+# (with the test flags), then run in its demo mode.
+rm -rf "$out/prefix"
+bash scripts/install-c.sh --debug "$out/prefix"
+pc_flags=$(PKG_CONFIG_PATH="$out/prefix/lib/pkgconfig" pkg-config --cflags --libs sqs_mega)
+# shellcheck disable=SC2086
+gcc -std=c11 -Wall -Wextra -Werror -pedantic examples/c/worker.c -o "$out/worker" $pc_flags \
+    -Wl,-rpath,"$out/prefix/lib"
 echo "== examples/c/worker.c --demo"
 if ! timeout 60 "$out/worker" --demo >"$out/worker.out" 2>&1 || [ "$(grep -c '^event \|^data ' "$out/worker.out")" != 3 ]; then
     cat "$out/worker.out"

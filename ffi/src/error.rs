@@ -110,7 +110,7 @@ fn c_text(s: String) -> CString {
 
 pub(crate) fn set_last_error(e: Error) -> mega_result {
     let code = e.code;
-    LAST_ERROR.with(|cell| {
+    let _ = LAST_ERROR.try_with(|cell| {
         *cell.borrow_mut() = Some(LastError {
             code,
             message: c_text(e.message),
@@ -242,16 +242,21 @@ pub(crate) unsafe fn arg_bytes<'a>(
 /// library and stays valid until the next failing call on this thread.
 #[no_mangle]
 pub extern "C" fn mega_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|cell| match &*cell.borrow() {
-        Some(e) => e.message.as_ptr(),
-        None => c"".as_ptr(),
-    })
+    // `try_with`: during a thread's exit the thread-local may be gone; that is "no error", not a panic.
+    LAST_ERROR
+        .try_with(|cell| match &*cell.borrow() {
+            Some(e) => e.message.as_ptr(),
+            None => c"".as_ptr(),
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The code of the last failing call on this thread (`MEGA_RESULT_OK` when none failed).
 #[no_mangle]
 pub extern "C" fn mega_last_error_code() -> mega_result {
-    LAST_ERROR.with(|cell| cell.borrow().as_ref().map_or(MEGA_RESULT_OK, |e| e.code))
+    LAST_ERROR
+        .try_with(|cell| cell.borrow().as_ref().map_or(MEGA_RESULT_OK, |e| e.code))
+        .unwrap_or(MEGA_RESULT_OK)
 }
 
 /// A stable, machine-readable detail of the last failing call on this thread, `""` when it has none:
@@ -260,16 +265,20 @@ pub extern "C" fn mega_last_error_code() -> mega_result {
 /// the next failing call on this thread.
 #[no_mangle]
 pub extern "C" fn mega_last_error_detail() -> *const c_char {
-    LAST_ERROR.with(|cell| match &*cell.borrow() {
-        Some(e) => e.detail.as_ptr(),
-        None => c"".as_ptr(),
-    })
+    LAST_ERROR
+        .try_with(|cell| match &*cell.borrow() {
+            Some(e) => e.detail.as_ptr(),
+            None => c"".as_ptr(),
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Forgets the last error of this thread.
 #[no_mangle]
 pub extern "C" fn mega_last_error_clear() {
-    guard_void(|| LAST_ERROR.with(|cell| *cell.borrow_mut() = None));
+    guard_void(|| {
+        let _ = LAST_ERROR.try_with(|cell| *cell.borrow_mut() = None);
+    });
 }
 
 /// The name of a result code (`"MEGA_RESULT_NOT_FOUND"`), a static string; `"MEGA_RESULT_UNKNOWN"` for a

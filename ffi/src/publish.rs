@@ -209,6 +209,30 @@ pub struct mega_publisher {
     target: Target,
 }
 
+/// The body of the two constructors: `address` is the queue URL or the topic ARN.
+fn new_publisher<F: std::future::Future<Output = Target>>(
+    function: &str,
+    settings: *const mega_settings,
+    address: *const c_char,
+    name: &str,
+    out: *mut *mut mega_publisher,
+    make: impl FnOnce(mega_core::aws::AwsSettings, String) -> F,
+) -> mega_result {
+    guard(function, || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL; NUL-terminated text or NULL.
+        let s = unsafe { arg_ref(settings, "settings") }?;
+        let address = unsafe { arg_str(address, name) }?;
+        if address.is_empty() {
+            return Err(Error::invalid(format!("`{name}` is empty")));
+        }
+        let target = block_on(make(s.inner.clone(), address.to_owned()))?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, Box::into_raw(Box::new(mega_publisher { target }))) };
+        Ok(())
+    })
+}
+
 /// A publisher to the SQS queue at `queue_url`.
 #[no_mangle]
 pub unsafe extern "C" fn mega_sqs_publisher_new(
@@ -216,22 +240,14 @@ pub unsafe extern "C" fn mega_sqs_publisher_new(
     queue_url: *const c_char,
     out: *mut *mut mega_publisher,
 ) -> mega_result {
-    guard("mega_sqs_publisher_new", || {
-        out_ptr(out, "out")?;
-        // SAFETY: a live object or NULL; NUL-terminated text or NULL.
-        let s = unsafe { arg_ref(settings, "settings") }?;
-        let url = unsafe { arg_str(queue_url, "queue_url") }?;
-        if url.is_empty() {
-            return Err(Error::invalid("`queue_url` is empty"));
-        }
-        let publisher = block_on(SqsPublisher::new(&s.inner, url))?;
-        let p = Box::new(mega_publisher {
-            target: Target::Sqs(publisher),
-        });
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, Box::into_raw(p)) };
-        Ok(())
-    })
+    new_publisher(
+        "mega_sqs_publisher_new",
+        settings,
+        queue_url,
+        "queue_url",
+        out,
+        |s, url| async move { Target::Sqs(SqsPublisher::new(&s, url).await) },
+    )
 }
 
 /// A publisher to the SNS topic `topic_arn`.
@@ -241,22 +257,14 @@ pub unsafe extern "C" fn mega_sns_publisher_new(
     topic_arn: *const c_char,
     out: *mut *mut mega_publisher,
 ) -> mega_result {
-    guard("mega_sns_publisher_new", || {
-        out_ptr(out, "out")?;
-        // SAFETY: a live object or NULL; NUL-terminated text or NULL.
-        let s = unsafe { arg_ref(settings, "settings") }?;
-        let arn = unsafe { arg_str(topic_arn, "topic_arn") }?;
-        if arn.is_empty() {
-            return Err(Error::invalid("`topic_arn` is empty"));
-        }
-        let publisher = block_on(SnsPublisher::new(&s.inner, arn))?;
-        let p = Box::new(mega_publisher {
-            target: Target::Sns(publisher),
-        });
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, Box::into_raw(p)) };
-        Ok(())
-    })
+    new_publisher(
+        "mega_sns_publisher_new",
+        settings,
+        topic_arn,
+        "topic_arn",
+        out,
+        |s, arn| async move { Target::Sns(SnsPublisher::new(&s, arn).await) },
+    )
 }
 
 /// Frees a publisher. `NULL` is a no-op. No publish call may be running on it.

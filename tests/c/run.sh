@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C library (libsqs_mega) and runs the C tests of tests/c/ against it: every test under
 # AddressSanitizer + UndefinedBehaviorSanitizer (leak detection on), then every test once more under valgrind
-# (no leaks, no invalid accesses), and builds the example examples/c/worker.c as the README says.
+# (no leaks, no invalid accesses), and builds the example examples/c/worker.c as the README says. A test that
+# hangs (a deadlock, a stop that is not heard) is killed by `timeout` and fails.
 #
 #   bash tests/c/run.sh            # all of it
 #   MEGA_C_TESTS="test_decode" bash tests/c/run.sh    # some tests
@@ -37,7 +38,7 @@ for t in "${tests[@]}"; do
         "tests/c/$t.c" -o "$out/$t.asan" "${libs[@]}"
     echo "== $t (ASan + UBSan)"
     if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        "$out/$t.asan"; then
+        timeout 300 "$out/$t.asan"; then
         echo "FAILED: $t under ASan + UBSan"
         status=1
     fi
@@ -46,7 +47,7 @@ done
 for t in "${tests[@]}"; do
     gcc "${cflags[@]}" -O1 "tests/c/$t.c" -o "$out/$t" "${libs[@]}"
     echo "== $t (valgrind)"
-    if ! valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+    if ! timeout 600 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --suppressions=tests/c/valgrind.supp "$out/$t"; then
         echo "FAILED: $t under valgrind"
         status=1

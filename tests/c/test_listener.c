@@ -3,6 +3,7 @@
  * callback may publish. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -56,14 +57,25 @@ static void start(struct runner *r, mega_listener *l) {
     CHECK(pthread_create(&r->thread, NULL, run_listener, r) == 0);
 }
 
-static void stop_and_join(struct runner *r) {
-    mega_listener_stop(r->listener);
-    mega_listener_stop(r->listener); /* twice: harmless */
+static void join(struct runner *r) {
     CHECK(pthread_join(r->thread, NULL) == 0);
     if (r->result != MEGA_RESULT_OK) {
         fprintf(stderr, "mega_listener_run returned %s: %s\n", mega_result_name(r->result), r->error);
         check_failures++;
     }
+}
+
+static void stop_and_join(struct runner *r) {
+    mega_listener_stop(r->listener);
+    mega_listener_stop(r->listener); /* twice: harmless */
+    join(r);
+}
+
+/* A signal handler that stops the listener, as a C program would on SIGTERM. */
+static mega_listener *volatile signal_target = NULL;
+static void on_signal(int sig) {
+    (void)sig;
+    mega_listener_stop(signal_target);
 }
 
 static uint64_t queue_depth(const mega_settings *s, const char *url) {
@@ -305,7 +317,12 @@ static void sns_and_kinds(const mega_settings *s) {
         }
     }
     CHECK(atomic_load(&seen.plaintext) == 2);
-    stop_and_join(&r);
+    /* This time stopped from a signal handler. */
+    signal_target = l;
+    CHECK(signal(SIGUSR1, on_signal) != SIG_ERR);
+    CHECK(raise(SIGUSR1) == 0);
+    join(&r);
+    signal(SIGUSR1, SIG_DFL);
     CHECK(stat_of(l, MEGA_STAT_DONE) == 1);
 
     CHECK(atomic_load(&seen.events) == 1);

@@ -33,6 +33,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 status=0
+# The header alone, as C99 and as C++ (it has extern "C" guards for C++ users).
+printf '#include "sqs_mega.h"\nint main(void) { return mega_version()[0] == 0; }\n' >"$out/header_only.c"
+gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only "$out/header_only.c"
+g++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c++ "$out/header_only.c"
+echo "== include/sqs_mega.h compiles as C99 and C++17"
+
 for t in "${tests[@]}"; do
     gcc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
         "tests/c/$t.c" -o "$out/$t.asan" "${libs[@]}"

@@ -20,10 +20,11 @@ cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c)
 libs=(-L"$lib" -lsqs_mega -Wl,-rpath,"$lib" -lpthread)
 tests=(${MEGA_C_TESTS:-test_decode test_patterns test_misuse test_listener})
 
-# Valgrind and pkg-config: installed here if missing (CI machines may be new).
+# Valgrind, pkg-config and g++: installed here if missing (CI machines may be new).
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v g++ >/dev/null || missing+=(g++)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}"
     sudo_=""

@@ -45,7 +45,7 @@ impl CmpOp {
             CmpOp::Eq => "=",
         }
     }
-    fn accepts(self, o: Ordering) -> bool {
+    pub(crate) fn accepts(self, o: Ordering) -> bool {
         match self {
             CmpOp::Gt => o == Ordering::Greater,
             CmpOp::Gte => o != Ordering::Less,
@@ -366,7 +366,7 @@ impl Wildcard {
         })
     }
 
-    fn matches(&self, s: &str) -> bool {
+    pub(crate) fn matches(&self, s: &str) -> bool {
         let segs = &self.segments;
         if segs.len() == 1 {
             return s == segs[0];
@@ -388,7 +388,7 @@ impl Wildcard {
 
 /// `m[key]`; small maps are searched linearly, which beats hashing the key.
 #[inline]
-fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
+pub(crate) fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
     if m.len() <= 8 {
         m.iter()
             .find(|(k, _)| short_eq(k.as_bytes(), key.as_bytes()))
@@ -409,12 +409,12 @@ fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[inline]
-fn has_prefix(s: &str, p: &str) -> bool {
+pub(crate) fn has_prefix(s: &str, p: &str) -> bool {
     s.len() >= p.len() && short_eq(&s.as_bytes()[..p.len()], p.as_bytes())
 }
 
 #[inline]
-fn has_suffix(s: &str, p: &str) -> bool {
+pub(crate) fn has_suffix(s: &str, p: &str) -> bool {
     s.len() >= p.len() && short_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
 }
 

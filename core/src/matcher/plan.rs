@@ -9,7 +9,7 @@
 //! always gives the node's answer.
 
 use super::node::{has_prefix, has_suffix, map_get, short_eq, CmpOp, Lit, Node, Wildcard};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// How a pattern (or one of its fields) is evaluated.
 #[derive(Clone)]
@@ -100,6 +100,21 @@ impl Test {
     }
 }
 
+/// Whether every entry holds in `m`. A field's test on a scalar (the common case) is evaluated here,
+/// without a call.
+#[inline]
+fn all_entries(es: &[(Box<str>, Plan)], m: &Map) -> bool {
+    es.iter().all(|(k, p)| {
+        let v = map_get(m, k);
+        match (p, v) {
+            (Plan::Each { missing, .. } | Plan::Test { missing, .. }, None) => *missing,
+            (Plan::Each { test, .. }, Some(x)) if !matches!(x, Value::List(_)) => test.eval(x),
+            (Plan::Test { test, .. }, Some(x)) => test.eval(x),
+            _ => p.eval(v),
+        }
+    })
+}
+
 fn entries(es: &[(String, Node)]) -> Box<[(Box<str>, Plan)]> {
     es.iter()
         .map(|(k, n)| (k.as_str().into(), Plan::of(n)))
@@ -130,11 +145,11 @@ impl Plan {
     pub(crate) fn eval(&self, v: Option<&Value>) -> bool {
         match self {
             Plan::Map(es) => match v {
-                Some(Value::Map(m)) => es.iter().all(|(k, p)| p.eval(map_get(m, k))),
+                Some(Value::Map(m)) => all_entries(es, m),
                 _ => false,
             },
             Plan::EachMap(es) => match v {
-                Some(Value::Map(m)) => es.iter().all(|(k, p)| p.eval(map_get(m, k))),
+                Some(Value::Map(m)) => all_entries(es, m),
                 Some(Value::List(items)) => items.iter().any(|x| self.eval(Some(x))),
                 _ => false,
             },

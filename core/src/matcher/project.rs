@@ -49,16 +49,18 @@ impl Fields {
         self.children.len() + self.small.len()
     }
 
-    /// The child read at `key`, with the key as the patterns spell it.
+    /// The child read at `key` (a key's bytes), with the key as the patterns spell it.
     #[inline(always)]
-    fn child_entry(&self, key: &str) -> Option<(&String, &Fields)> {
+    fn child_entry(&self, key: &[u8]) -> Option<(&String, &Fields)> {
         if self.children.is_empty() {
-            self.small
-                .iter()
-                .find(|(k, _)| short_eq(k.as_bytes(), key.as_bytes()))
-                .map(|(k, f)| (k, f))
+            for (k, f) in &self.small {
+                if short_eq(k.as_bytes(), key) {
+                    return Some((k, f));
+                }
+            }
+            None
         } else {
-            self.children.get_key_value(key)
+            self.children.get_key_value(std::str::from_utf8(key).ok()?)
         }
     }
 
@@ -203,7 +205,8 @@ fn pack_high_bits(m: u64) -> u64 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-/// Bit `i` set where byte `i` of `b` is `"` or `\`.
+/// Bit `i` set where byte `i` of `b` is `"`, `\` or a control character (below 0x20): where a string
+/// can end, or stop being plain.
 #[inline(always)]
 fn quote_mask(b: &[u8; 64]) -> u64 {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -223,7 +226,8 @@ fn quote_mask(b: &[u8; 64]) -> u64 {
 #[inline(always)]
 fn quote_mask_sse2(b: &[u8; 64]) -> u64 {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
     };
     let mut mask = 0u64;
     for (i, chunk) in b.chunks_exact(16).enumerate() {
@@ -235,7 +239,10 @@ fn quote_mask_sse2(b: &[u8; 64]) -> u64 {
             let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
             let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
             let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            _mm_movemask_epi8(_mm_or_si128(quote, backslash))
+            // Unsigned `v <= 0x1f`: the bytes whose maximum with 0x1f is 0x1f.
+            let limit = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
         };
         // The mask holds 16 bits, one per byte.
         mask |= u64::from(bits as u16) << (16 * i);
@@ -253,33 +260,23 @@ fn quote_mask_swar(b: &[u8; 64]) -> u64 {
     let mut mask = 0;
     for (i, chunk) in b.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let m = zero_bytes(w ^ (LO * u64::from(b'"'))) | zero_bytes(w ^ (LO * u64::from(b'\\')));
+        // Control characters are the bytes whose top three bits are zero.
+        let m = zero_bytes(w ^ (LO * u64::from(b'"')))
+            | zero_bytes(w ^ (LO * u64::from(b'\\')))
+            | zero_bytes(w & (LO * 0xe0));
         mask |= pack_high_bits(m) << (8 * i);
     }
     mask
 }
 
-/// Whether `b` holds a control character (below 0x20), which JSON strings may not hold raw.
-#[inline(always)]
-fn has_control(b: &[u8]) -> bool {
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        // Bytes below 0x20 are those whose top three bits are zero.
-        if zero_bytes(w & (LO * 0xe0)) != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&c| c < 0x20)
-}
-
-/// Where the quotes and backslashes of a text are, 64 bytes at a time. Scanning member after member,
+/// Where the quotes, backslashes and control characters of a text are, 64 bytes at a time. Scanning member after member,
 /// the end of each string is then found from bits already computed (a shift and a count of trailing
 /// zeros), instead of a search whose every step waits on the previous one.
 struct Quotes {
     /// Offset of the block the mask describes.
     base: usize,
-    /// Bit `i`: byte `base + i` is `"` or `\` (bytes past the end of the text are not).
+    /// Bit `i`: byte `base + i` is `"`, `\` or a control character (bytes past the end of the text are
+    /// not).
     mask: u64,
 }
 
@@ -292,7 +289,7 @@ impl Quotes {
         }
     }
 
-    /// The first `"` or `\` in `b` at or after `from`.
+    /// The first `"`, `\` or control character in `b` at or after `from`.
     #[inline(always)]
     fn find(&mut self, b: &[u8], mut from: usize) -> Option<usize> {
         loop {
@@ -317,7 +314,8 @@ impl Quotes {
         self.mask = match b.get(from..from + 64) {
             Some(block) => quote_mask(block.try_into().expect("64 bytes")),
             None => {
-                let mut block = [0u8; 64];
+                // Padded with spaces, which are never flagged.
+                let mut block = [b' '; 64];
                 block[..b.len() - from].copy_from_slice(&b[from..]);
                 quote_mask(&block)
             }
@@ -325,7 +323,7 @@ impl Quotes {
     }
 }
 
-/// The first `"` or `\` in `b`.
+/// The first `"`, `\` or control character in `b`.
 #[cfg(test)]
 fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
     Quotes::new().find(b, 0)
@@ -379,18 +377,23 @@ impl<'a> Scanner<'a> {
                     self.pos = self.bytes.len();
                     return Err(self.err("unterminated string"));
                 }
-                Some(i) => {
-                    if self.bytes[i] == b'"' {
+                Some(i) => match self.bytes[i] {
+                    b'"' => {
                         self.pos = i + 1;
                         return Ok(escaped);
                     }
-                    escaped = true;
-                    from = i + 2;
-                    if from > self.bytes.len() {
-                        self.pos = self.bytes.len();
-                        return Err(self.err("unterminated string"));
+                    b'\\' => {
+                        escaped = true;
+                        from = i + 2;
+                        if from > self.bytes.len() {
+                            self.pos = self.bytes.len();
+                            return Err(self.err("unterminated string"));
+                        }
                     }
-                }
+                    // A control character: not plain, but only the structure of skipped strings is
+                    // checked.
+                    _ => from = i + 1,
+                },
             }
         }
     }
@@ -530,7 +533,8 @@ impl<'a> Scanner<'a> {
         let Some(end) = self.quotes.find(self.bytes, start) else {
             return false;
         };
-        if self.bytes[end] != b'"' || has_control(&self.bytes[start..end]) {
+        if self.bytes[end] != b'"' {
+            // An escape or a control character.
             return false;
         }
         self.pos = end + 1;
@@ -791,11 +795,11 @@ impl<'a> Scanner<'a> {
                         let escaped = self.skip_string()?;
                         let child = if escaped {
                             match json::parse(&self.text[start..self.pos]) {
-                                Ok(Value::String(s)) => fields.child_entry(&s),
+                                Ok(Value::String(s)) => fields.child_entry(s.as_bytes()),
                                 _ => return Err(self.err("invalid key")),
                             }
                         } else {
-                            fields.child_entry(&self.text[start + 1..self.pos - 1])
+                            fields.child_entry(&self.bytes[start + 1..self.pos - 1])
                         };
                         // `:`, usually right after the key.
                         if self.peek() == Some(b':') {
@@ -1059,7 +1063,7 @@ mod tests {
         // Across block boundaries (64 bytes) and in the short last block of a text.
         for len in 0..150 {
             for at in 0..len {
-                for c in [b'"', b'\\'] {
+                for c in [b'"', b'\\', b'\n', 0, 0x1f] {
                     let mut b = vec![b'a'; len];
                     // Bytes next to the searched ones in value, and high bytes, must not confuse it.
                     if at > 0 {
@@ -1067,7 +1071,7 @@ mod tests {
                     }
                     b[at] = c;
                     if at + 1 < len {
-                        b[at + 1] = c - 1;
+                        b[at + 1] = c.wrapping_sub(1) | 0x20;
                     }
                     assert_eq!(find_quote_or_backslash(&b), Some(at), "{len} {at}");
                     // From a later offset, and after a block was loaded for an earlier one.
@@ -1081,8 +1085,8 @@ mod tests {
         }
     }
 
-    /// The block masks (SSE2 and word-wise) flag exactly the quotes and backslashes, whatever the other
-    /// bytes; `has_control` flags exactly the bytes below 0x20.
+    /// The block masks (SSE2 and word-wise) flag exactly the quotes, backslashes and control characters,
+    /// whatever the other bytes.
     #[test]
     fn masks_flag_exactly_the_searched_bytes() {
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -1097,11 +1101,22 @@ mod tests {
             for b in block.iter_mut() {
                 let r = next();
                 // Mostly the bytes that matter, and anything else.
-                *b = match r % 5 {
+                *b = match r % 6 {
                     0 => b'"',
                     1 => b'\\',
-                    2 => [0x21, 0x5b, 0x5d, 0x22 ^ 0x80, 0x5c ^ 0x80, 0xa2, 0xdc]
-                        [(r >> 8) as usize % 7],
+                    2 => [
+                        0x21,
+                        0x5b,
+                        0x5d,
+                        0x22 ^ 0x80,
+                        0x5c ^ 0x80,
+                        0xa2,
+                        0xdc,
+                        0x20,
+                        0x9f,
+                        0xff,
+                    ][(r >> 8) as usize % 10],
+                    3 => (r >> 8) as u8 & 0x1f,
                     _ => (r >> 16) as u8,
                 };
             }
@@ -1111,19 +1126,22 @@ mod tests {
             let expected = block
                 .iter()
                 .enumerate()
-                .filter(|(_, &c)| c == b'"' || c == b'\\')
+                .filter(|(_, &c)| c == b'"' || c == b'\\' || c < 0x20)
                 .fold(0u64, |m, (i, _)| m | 1 << i);
             assert_eq!(quote_mask(&block), expected);
             assert_eq!(quote_mask_swar(&block), expected);
         }
-        for len in 0..24 {
-            for at in 0..len {
-                for c in 0..=255u8 {
-                    let mut b = vec![b'a'; len];
-                    b[at] = c;
-                    assert_eq!(has_control(&b), c < 0x20, "{len} {at} {c}");
-                }
-            }
+        // Every byte value, alone among plain ones.
+        for c in 0..=255u8 {
+            let mut block = [b'a'; 64];
+            block[37] = c;
+            let expected = if c == b'"' || c == b'\\' || c < 0x20 {
+                1 << 37
+            } else {
+                0
+            };
+            assert_eq!(quote_mask(&block), expected, "{c}");
+            assert_eq!(quote_mask_swar(&block), expected, "{c}");
         }
     }
 

@@ -33,6 +33,8 @@ pub(crate) enum Test {
     StrEq(Box<str>),
     /// A string equal to one of these.
     StrIn(Box<[Box<str>]>),
+    /// Anything but a string equal to one of these (EventBridge `anything-but` strings).
+    NotStrIn(Box<[Box<str>]>),
     Prefix(Box<str>),
     Suffix(Box<str>),
     Wildcard(Wildcard),
@@ -56,6 +58,11 @@ fn strict_string(n: &Node) -> Option<&str> {
     }
 }
 
+#[inline(always)]
+fn in_set(x: &str, set: &[Box<str>]) -> bool {
+    set.iter().any(|s| short_eq(x.as_bytes(), s.as_bytes()))
+}
+
 impl Test {
     /// The test that `n` applies to a present value: `test.eval(v) == n.eval(Some(v))` for every `v`.
     fn of(n: &Node) -> Test {
@@ -71,19 +78,32 @@ impl Test {
             Node::Wildcard(w) => Test::Wildcard(w.clone()),
             Node::Numeric(conds) => Test::Numeric(conds.as_slice().into()),
             Node::Exists(b) => Test::Exists(*b),
-            Node::Not(inner) => Test::Not(Box::new(Test::of(inner))),
+            Node::Not(inner) => match Test::of(inner) {
+                Test::StrEq(s) => Test::NotStrIn(Box::new([s])),
+                Test::StrIn(set) => Test::NotStrIn(set),
+                t => Test::Not(Box::new(t)),
+            },
             other => Test::Node(other.clone()),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn eval(&self, v: &Value) -> bool {
         match self {
             Test::StrEq(s) => matches!(v, Value::String(x) if short_eq(x.as_bytes(), s.as_bytes())),
-            Test::StrIn(set) => match v {
-                Value::String(x) => set.iter().any(|s| short_eq(x.as_bytes(), s.as_bytes())),
-                _ => false,
-            },
+            Test::StrIn(set) => matches!(v, Value::String(x) if in_set(x, set)),
+            Test::NotStrIn(set) => !matches!(v, Value::String(x) if in_set(x, set)),
+            Test::Prefix(p) => matches!(v, Value::String(x) if has_prefix(x, p)),
+            _ => self.eval_other(v),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_other(&self, v: &Value) -> bool {
+        match self {
+            Test::StrEq(s) => matches!(v, Value::String(x) if short_eq(x.as_bytes(), s.as_bytes())),
+            Test::StrIn(set) => matches!(v, Value::String(x) if in_set(x, set)),
+            Test::NotStrIn(set) => !matches!(v, Value::String(x) if in_set(x, set)),
             Test::Prefix(p) => matches!(v, Value::String(x) if has_prefix(x, p)),
             Test::Suffix(p) => matches!(v, Value::String(x) if has_suffix(x, p)),
             Test::Wildcard(w) => matches!(v, Value::String(x) if w.matches(x)),
@@ -110,9 +130,16 @@ fn all_entries(es: &[(Box<str>, Plan)], m: &Map) -> bool {
             (Plan::Each { missing, .. } | Plan::Test { missing, .. }, None) => *missing,
             (Plan::Each { test, .. }, Some(x)) if !matches!(x, Value::List(_)) => test.eval(x),
             (Plan::Test { test, .. }, Some(x)) => test.eval(x),
+            (Plan::EachMap(es), Some(Value::Map(m))) => all_entries_nested(es, m),
             _ => p.eval(v),
         }
     })
+}
+
+/// [`all_entries`] one level down, out of line.
+#[inline(never)]
+fn all_entries_nested(es: &[(Box<str>, Plan)], m: &Map) -> bool {
+    all_entries(es, m)
 }
 
 fn entries(es: &[(String, Node)]) -> Box<[(Box<str>, Plan)]> {
@@ -191,6 +218,8 @@ mod tests {
                 Syntax::EventBridge,
             ),
             (r#"{"a": [{"anything-but": 5}]}"#, Syntax::EventBridge),
+            (r#"{"a": [{"anything-but": "x"}]}"#, Syntax::EventBridge),
+            (r#"{"a": [{"anything-but": ["x", 5]}]}"#, Syntax::EventBridge),
             (
                 r#"{"a": [{"suffix": "z"}, {"wildcard": "*y*"}]}"#,
                 Syntax::EventBridge,
@@ -247,6 +276,6 @@ mod tests {
                 compared += 1;
             }
         }
-        assert_eq!(compared, 225);
+        assert_eq!(compared, 255);
     }
 }

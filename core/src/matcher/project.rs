@@ -823,7 +823,9 @@ impl<'a> Scanner<'a> {
                                     // A repeated key: the first occurrence is kept.
                                     self.skip_value()?;
                                 } else {
-                                    let slot = &mut map[i];
+                                    let Some((_, slot)) = map.get_index_mut(i) else {
+                                        unreachable!("an index of the map")
+                                    };
                                     self.ws();
                                     // A plain string read whole (the common case) is read here.
                                     if !(f.whole && self.plain_string_into(slot)) {

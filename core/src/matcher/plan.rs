@@ -219,7 +219,10 @@ mod tests {
             ),
             (r#"{"a": [{"anything-but": 5}]}"#, Syntax::EventBridge),
             (r#"{"a": [{"anything-but": "x"}]}"#, Syntax::EventBridge),
-            (r#"{"a": [{"anything-but": ["x", 5]}]}"#, Syntax::EventBridge),
+            (
+                r#"{"a": [{"anything-but": ["x", 5]}]}"#,
+                Syntax::EventBridge,
+            ),
             (
                 r#"{"a": [{"suffix": "z"}, {"wildcard": "*y*"}]}"#,
                 Syntax::EventBridge,

@@ -7,22 +7,23 @@
 //! - `router/<n>`: one decoded MEGA event against 10 / 100 / 1,000 event subscribers.
 //! - `single/seed_user_login`: the seed's UserLogin subscriber against a decoded event.
 //!
-//! Run: `cargo bench -p sqs-mega --bench matcher`.
+//! Run: `cargo bench -p sqs-mega --bench matcher`. With `MATCHER_BENCH_PARTS=1`, also
+//! `citylots/<rule>/projection-only`: the projection without the matching.
 //!
-//! Figures (medians of three runs per event, 2-core machine shared with other builds, so ±30 % between
-//! runs; details and discussion in `docs/patterns.md`, section Performance):
+//! Figures (medians of three runs per event, 2-core machine shared with other builds, load average about
+//! 1; details, per-run ratios and the figures before in `docs/patterns.md`, section Performance):
 //!
 //! | rule         | mega-projected | quamina | projected ÷ quamina (events/s) |
 //! | ------------ | -------------- | ------- | ------------------------------ |
-//! | exact        | 395 ns         | 523 ns  | 1.32×                          |
-//! | prefix       | 306 ns         | 422 ns  | 1.38×                          |
-//! | numeric      | 2889 ns        | 5618 ns | 1.94×                          |
-//! | anything-but | 344 ns         | 480 ns  | 1.39×                          |
-//! | exists       | 409 ns         | 763 ns  | 1.86×                          |
-//! | wildcard     | 294 ns         | 446 ns  | 1.52×                          |
+//! | exact        | 210 ns         | 452 ns  | 2.15×                          |
+//! | prefix       | 180 ns         | 348 ns  | 1.93×                          |
+//! | numeric      | 2180 ns        | 5227 ns | 2.40×                          |
+//! | anything-but | 208 ns         | 446 ns  | 2.15×                          |
+//! | exists       | 214 ns         | 659 ns  | 3.08×                          |
+//! | wildcard     | 172 ns         | 407 ns  | 2.36×                          |
 //!
-//! Router: 233 / 262 / 242 ns per event at 10 / 100 / 1,000 subscribers (1,000 vs 10: 1.04×).
-//! Single subscriber (seed UserLogin, decoded event): about 260 ns per evaluation, no allocation.
+//! Router: 200 / 205 / 212 ns per event at 10 / 100 / 1,000 subscribers (1,000 vs 10: 1.06×).
+//! Single subscriber (seed UserLogin, decoded event): about 250 ns per evaluation, no allocation.
 
 use std::hint::black_box;
 
@@ -237,6 +238,17 @@ fn citylots(c: &mut Criterion) {
                 n
             })
         });
+        if std::env::var_os("MATCHER_BENCH_PARTS").is_some() {
+            // The projection alone (the rest of `mega-projected` is matching the projected value).
+            group.bench_function(BenchmarkId::new(*rule, "projection-only"), |b| {
+                let mut v = Value::Null;
+                b.iter(|| {
+                    for e in &events {
+                        projection.parse_into(black_box(e), &mut v).unwrap();
+                    }
+                })
+            });
+        }
         group.bench_function(BenchmarkId::new(*rule, "mega-full-parse"), |b| {
             let mut out = Vec::with_capacity(8);
             b.iter(|| {

@@ -17,6 +17,7 @@ mod eventbridge;
 mod expr;
 mod format;
 mod node;
+mod plan;
 mod project;
 mod router;
 mod sns;
@@ -157,6 +158,8 @@ impl PayloadKind {
 pub struct Pattern {
     kind: PayloadKind,
     root: Node,
+    /// The root folded for evaluation (same answers as `root`).
+    plan: plan::Plan,
 }
 
 impl fmt::Debug for Pattern {
@@ -177,10 +180,18 @@ impl fmt::Display for Pattern {
 }
 
 impl Pattern {
+    fn new(kind: PayloadKind, root: Node) -> Pattern {
+        Pattern {
+            kind,
+            plan: plan::Plan::of(&root),
+            root,
+        }
+    }
+
     /// Whether the payload matches. Never fails: type mismatches are non-matches.
     #[inline]
     pub fn matches(&self, payload: &Value) -> bool {
-        self.kind.accepts(payload) && self.root.eval(Some(payload))
+        self.kind.accepts(payload) && self.plan.eval(Some(payload))
     }
 
     /// Why the payload does not match (`None` when it matches): the first failing condition.
@@ -270,10 +281,10 @@ impl Expr {
 
 /// Compiles an expression as a plain pattern, resolving `FuncRef` ids through `callbacks`.
 pub fn compile(expr: Expr, callbacks: &Callbacks) -> Result<Pattern, PatternError> {
-    Ok(Pattern {
-        kind: PayloadKind::Any,
-        root: Node::compile(expr, &mut Vec::new(), callbacks)?,
-    })
+    Ok(Pattern::new(
+        PayloadKind::Any,
+        Node::compile(expr, &mut Vec::new(), callbacks)?,
+    ))
 }
 
 /// Compiles a pattern text (no callbacks: a `$fn` reference is an error).
@@ -304,10 +315,7 @@ pub fn compile_pattern_value(
     callbacks: &Callbacks,
 ) -> Result<Pattern, PatternError> {
     match syntax {
-        Syntax::EventBridge => Ok(Pattern {
-            kind: PayloadKind::Any,
-            root: eventbridge::compile(value)?,
-        }),
+        Syntax::EventBridge => Ok(Pattern::new(PayloadKind::Any, eventbridge::compile(value)?)),
         Syntax::Mega => match format::subscriber_of(value)? {
             Some((sub, root)) => sub.compile_at(callbacks, &mut vec![root.to_owned()]),
             None => compile(parse_pattern_json(value)?, callbacks),
@@ -389,13 +397,13 @@ impl Subscriber {
         path: &mut Vec<String>,
     ) -> Result<Pattern, PatternError> {
         match self {
-            Subscriber::Data(p) => Ok(Pattern {
-                kind: PayloadKind::Data,
-                root: match p {
+            Subscriber::Data(p) => Ok(Pattern::new(
+                PayloadKind::Data,
+                match p {
                     Some(e) => Node::compile(e, path, callbacks)?,
                     None => Node::Any,
                 },
-            }),
+            )),
             Subscriber::Event(rules) => {
                 let mut slots: Vec<Option<Expr>> = vec![None; EVENT_ATTRIBUTES.len()];
                 let mut from_alias = vec![false; EVENT_ATTRIBUTES.len()];
@@ -448,10 +456,7 @@ impl Subscriber {
                 if !object.is_empty() {
                     root.push(("object".to_owned(), Node::Map(object)));
                 }
-                Ok(Pattern {
-                    kind: PayloadKind::Event,
-                    root: Node::Map(root),
-                })
+                Ok(Pattern::new(PayloadKind::Event, Node::Map(root)))
             }
         }
     }

@@ -45,7 +45,7 @@ impl CmpOp {
             CmpOp::Eq => "=",
         }
     }
-    fn accepts(self, o: Ordering) -> bool {
+    pub(crate) fn accepts(self, o: Ordering) -> bool {
         match self {
             CmpOp::Gt => o == Ordering::Greater,
             CmpOp::Gte => o != Ordering::Less,
@@ -366,7 +366,7 @@ impl Wildcard {
         })
     }
 
-    fn matches(&self, s: &str) -> bool {
+    pub(crate) fn matches(&self, s: &str) -> bool {
         let segs = &self.segments;
         if segs.len() == 1 {
             return s == segs[0];
@@ -387,15 +387,23 @@ impl Wildcard {
 }
 
 /// `m[key]`; small maps are searched linearly, which beats hashing the key.
-#[inline]
-fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
+#[inline(always)]
+pub(crate) fn map_get<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
     if m.len() <= 8 {
-        m.iter()
-            .find(|(k, _)| short_eq(k.as_bytes(), key.as_bytes()))
-            .map(|(_, v)| v)
+        for (k, v) in m {
+            if short_eq(k.as_bytes(), key.as_bytes()) {
+                return Some(v);
+            }
+        }
+        None
     } else {
-        m.get(key)
+        map_get_hashed(m, key)
     }
+}
+
+#[inline(never)]
+fn map_get_hashed<'m>(m: &'m crate::value::Map, key: &str) -> Option<&'m Value> {
+    m.get(key)
 }
 
 /// Leftmost occurrence of `needle` in `hay`: a plain scan, faster than a general substring searcher on
@@ -405,44 +413,53 @@ fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return Some(0);
     };
     let last_start = hay.len().checked_sub(needle.len())?;
-    (0..=last_start).find(|&i| hay[i] == first && short_eq(&hay[i + 1..i + needle.len()], tail))
-}
-
-#[inline]
-fn has_prefix(s: &str, p: &str) -> bool {
-    s.len() >= p.len() && short_eq(&s.as_bytes()[..p.len()], p.as_bytes())
-}
-
-#[inline]
-fn has_suffix(s: &str, p: &str) -> bool {
-    s.len() >= p.len() && short_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
-}
-
-/// Byte equality without a call to `memcmp` (whose call cost dominates on the few bytes compared here).
-#[inline(always)]
-pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    // Eight bytes at a time (unaligned loads), then the tail byte by byte.
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        let x = u64::from_ne_bytes(x.try_into().expect("8 bytes"));
-        let y = u64::from_ne_bytes(y.try_into().expect("8 bytes"));
-        if x != y {
-            return false;
-        }
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
     let mut i = 0;
-    while i < ra.len() {
-        if ra[i] != rb[i] {
-            return false;
+    while i <= last_start {
+        if hay[i] == first && short_eq(&hay[i + 1..i + needle.len()], tail) {
+            return Some(i);
         }
         i += 1;
     }
-    true
+    None
+}
+
+#[inline(always)]
+pub(crate) fn has_prefix(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && short_eq(&s.as_bytes()[..p.len()], p.as_bytes())
+}
+
+#[inline(always)]
+pub(crate) fn has_suffix(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && short_eq(&s.as_bytes()[s.len() - p.len()..], p.as_bytes())
+}
+
+/// Byte equality without a call to `memcmp` (whose call cost dominates on the few bytes compared here):
+/// whole words, the last one overlapping the one before; below eight bytes, two overlapping halves.
+#[inline(always)]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let w4 = |s: &[u8], i: usize| u32::from_ne_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    let w2 = |s: &[u8], i: usize| u16::from_ne_bytes(s[i..i + 2].try_into().expect("2 bytes"));
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => w2(a, 0) == w2(b, 0) && w2(a, n - 2) == w2(b, n - 2),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if w8(a, i) != w8(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            w8(a, n - 8) == w8(b, n - 8)
+        }
+    }
 }
 
 /// A node of a compiled pattern.
@@ -848,6 +865,21 @@ impl fmt::Display for Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_eq_is_byte_equality() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(short_eq(a, a));
+            assert!(!short_eq(a, &base[..n + 1]));
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!short_eq(a, &b), "{n} {at}");
+            }
+        }
+    }
 
     #[test]
     fn wildcards_match_like_globs() {

@@ -49,15 +49,18 @@ impl Fields {
         self.children.len() + self.small.len()
     }
 
-    #[inline]
-    fn child(&self, key: &str) -> Option<&Fields> {
+    /// The child read at `key` (a key's bytes), with the key as the patterns spell it.
+    #[inline(always)]
+    fn child_entry(&self, key: &[u8]) -> Option<(&String, &Fields)> {
         if self.children.is_empty() {
-            self.small
-                .iter()
-                .find(|(k, _)| short_eq(k.as_bytes(), key.as_bytes()))
-                .map(|(_, f)| f)
+            for (k, f) in &self.small {
+                if short_eq(k.as_bytes(), key) {
+                    return Some((k, f));
+                }
+            }
+            None
         } else {
-            self.children.get(key)
+            self.children.get_key_value(std::str::from_utf8(key).ok()?)
         }
     }
 
@@ -141,7 +144,8 @@ impl Projection {
     }
 
     /// Reads `text`, keeping only the needed fields. Skipped members are checked for structure only
-    /// (terminated strings, balanced brackets of the skipped container's kind), not fully validated:
+    /// (terminated strings; in maps, keys, colons and commas; in lists, balanced brackets of the list's
+    /// kind), not fully validated:
     /// use [`json::parse`](crate::json::parse) to validate a whole body. Once every key read at the top
     /// level is found, the rest of the text is not read (nor checked). A read key repeated in one object
     /// keeps its first value (`json::parse` keeps the last). See `docs/patterns.md`, section
@@ -160,6 +164,7 @@ impl Projection {
             text,
             bytes: text.as_bytes(),
             pos: 0,
+            quotes: Quotes::new(),
         };
         s.value_into(&self.fields, 0, out)?;
         s.ws();
@@ -183,35 +188,152 @@ fn index_of(map: &Map, key: &str) -> Option<usize> {
     }
 }
 
-/// The first `"` or `\\` in `b`: eight bytes at a time (the strings of a payload are short: a word-wise
-/// scan beats both a byte loop and a SIMD search's setup).
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every byte of `w` that is zero is set (exact: no carry crosses bytes).
 #[inline(always)]
-fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while i + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-        let q = w ^ (LO * u64::from(b'"'));
-        let e = w ^ (LO * u64::from(b'\\'));
-        // A byte's high bit is set where it equals the searched byte; false positives can only follow
-        // a true one, so the lowest set bit is exact.
-        let m = ((q.wrapping_sub(LO) & !q) | (e.wrapping_sub(LO) & !e)) & HI;
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
+fn zero_bytes(w: u64) -> u64 {
+    !(((w & LOW7).wrapping_add(LOW7)) | w) & HI
+}
+
+/// The high bits of a word's bytes (as [`zero_bytes`] sets them) packed into eight bits, byte `i` at bit
+/// `i`.
+#[inline(always)]
+fn pack_high_bits(m: u64) -> u64 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// Bit `i` set where byte `i` of `b` is `"`, `\` or a control character (below 0x20): where a string
+/// can end, or stop being plain.
+#[inline(always)]
+fn quote_mask(b: &[u8; 64]) -> u64 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        quote_mask_sse2(b)
     }
-    b[i..]
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\')
-        .map(|p| i + p)
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        quote_mask_swar(b)
+    }
+}
+
+/// [`quote_mask`] with SSE2 (part of every x86-64 target): sixteen bytes compared per instruction, and
+/// one instruction to gather the results as bits, where the word-wise version spends about fifteen
+/// operations per eight bytes. This is the only `unsafe` code of the matcher.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn quote_mask_sse2(b: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut mask = 0u64;
+    for (i, chunk) in b.chunks_exact(16).enumerate() {
+        // SAFETY: `chunk` is 16 bytes long and `_mm_loadu_si128` reads exactly 16 bytes from the
+        // pointer, without any alignment requirement, so the read stays within `chunk`. The other
+        // intrinsics only compute on registers. All of them need SSE2, which this target enables (the
+        // `cfg` on this function).
+        let bits = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned `v <= 0x1f`: the bytes whose maximum with 0x1f is 0x1f.
+            let limit = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+        };
+        // The mask holds 16 bits, one per byte.
+        mask |= u64::from(bits as u16) << (16 * i);
+    }
+    mask
+}
+
+/// [`quote_mask`] eight bytes at a time, for targets without SSE2.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_feature = "sse2", not(test)),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn quote_mask_swar(b: &[u8; 64]) -> u64 {
+    let mut mask = 0;
+    for (i, chunk) in b.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Control characters are the bytes whose top three bits are zero.
+        let m = zero_bytes(w ^ (LO * u64::from(b'"')))
+            | zero_bytes(w ^ (LO * u64::from(b'\\')))
+            | zero_bytes(w & (LO * 0xe0));
+        mask |= pack_high_bits(m) << (8 * i);
+    }
+    mask
+}
+
+/// Where the quotes, backslashes and control characters of a text are, 64 bytes at a time. Scanning member after member,
+/// the end of each string is then found from bits already computed (a shift and a count of trailing
+/// zeros), instead of a search whose every step waits on the previous one.
+struct Quotes {
+    /// Offset of the block the mask describes.
+    base: usize,
+    /// Bit `i`: byte `base + i` is `"`, `\` or a control character (bytes past the end of the text are
+    /// not).
+    mask: u64,
+}
+
+impl Quotes {
+    fn new() -> Quotes {
+        // An empty block: the first search loads one.
+        Quotes {
+            base: usize::MAX - 64,
+            mask: 0,
+        }
+    }
+
+    /// The first `"`, `\` or control character in `b` at or after `from`.
+    #[inline(always)]
+    fn find(&mut self, b: &[u8], mut from: usize) -> Option<usize> {
+        loop {
+            let off = from.wrapping_sub(self.base);
+            if off < 64 {
+                let m = self.mask >> off;
+                if m != 0 {
+                    return Some(from + m.trailing_zeros() as usize);
+                }
+                from = self.base + 64;
+            }
+            if from >= b.len() {
+                return None;
+            }
+            self.load(b, from);
+        }
+    }
+
+    #[inline(never)]
+    fn load(&mut self, b: &[u8], from: usize) {
+        self.base = from;
+        self.mask = match b.get(from..from + 64) {
+            Some(block) => quote_mask(block.try_into().expect("64 bytes")),
+            None => {
+                // Padded with spaces, which are never flagged.
+                let mut block = [b' '; 64];
+                block[..b.len() - from].copy_from_slice(&b[from..]);
+                quote_mask(&block)
+            }
+        };
+    }
+}
+
+/// The first `"`, `\` or control character in `b`.
+#[cfg(test)]
+fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
+    Quotes::new().find(b, 0)
 }
 
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    quotes: Quotes,
 }
 
 impl<'a> Scanner<'a> {
@@ -248,25 +370,30 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn skip_string(&mut self) -> Result<bool, ProjectionError> {
         let mut escaped = false;
-        self.pos += 1;
+        let mut from = self.pos + 1;
         loop {
-            match find_quote_or_backslash(&self.bytes[self.pos..]) {
+            match self.quotes.find(self.bytes, from) {
                 None => {
                     self.pos = self.bytes.len();
                     return Err(self.err("unterminated string"));
                 }
-                Some(i) => {
-                    self.pos += i;
-                    if self.bytes[self.pos] == b'"' {
-                        self.pos += 1;
+                Some(i) => match self.bytes[i] {
+                    b'"' => {
+                        self.pos = i + 1;
                         return Ok(escaped);
                     }
-                    escaped = true;
-                    self.pos += 2;
-                    if self.pos > self.bytes.len() {
-                        return Err(self.err("unterminated string"));
+                    b'\\' => {
+                        escaped = true;
+                        from = i + 2;
+                        if from > self.bytes.len() {
+                            self.pos = self.bytes.len();
+                            return Err(self.err("unterminated string"));
+                        }
                     }
-                }
+                    // A control character: not plain, but only the structure of skipped strings is
+                    // checked.
+                    _ => from = i + 1,
+                },
             }
         }
     }
@@ -309,15 +436,75 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Skips the members of a map to past its closing brace: from just after its opening brace, or
+    /// with `after_value` from just after a member's value. Member by member (keys, colons, commas),
+    /// which costs less than bracket matching on maps of short members, until a list: from there by
+    /// bracket matching. `depth` counts the maps being skipped.
+    fn skip_map_rest(
+        &mut self,
+        mut after_value: bool,
+        depth: usize,
+    ) -> Result<(), ProjectionError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        loop {
+            self.ws();
+            if after_value {
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.ws();
+                    }
+                    Some(b'}') => {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                    _ => return Err(self.err("expected `,` or `}`")),
+                }
+            } else if self.peek() == Some(b'}') {
+                self.pos += 1;
+                return Ok(());
+            }
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            self.skip_string()?;
+            if self.peek() == Some(b':') {
+                self.pos += 1;
+            } else {
+                self.expect(b':', "expected `:`")?;
+            }
+            self.ws();
+            match self.peek() {
+                Some(b'"') => {
+                    self.skip_string()?;
+                }
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.skip_map_rest(false, depth + 1)?;
+                }
+                Some(b'[') => {
+                    // Lists (coordinates…) are long and hold many brackets: the rest of this map
+                    // is skipped by matching its braces, one SIMD search through the list.
+                    return self.skip_brackets(b'{', b'}', 1);
+                }
+                _ => self.skip_value()?,
+            }
+            after_value = true;
+        }
+    }
+
     /// Skips one value.
     fn skip_value(&mut self) -> Result<(), ProjectionError> {
         self.ws();
         match self.peek() {
             Some(b'"') => self.skip_string().map(|_| ()),
-            Some(open @ (b'{' | b'[')) => {
-                let close = if open == b'[' { b']' } else { b'}' };
-                self.skip_brackets(open, close, 0)
+            Some(b'{') => {
+                self.pos += 1;
+                self.skip_map_rest(false, 1)
             }
+            Some(b'[') => self.skip_brackets(b'[', b']', 0),
             Some(_) => {
                 let start = self.pos;
                 while let Some(b) = self.peek() {
@@ -333,6 +520,33 @@ impl<'a> Scanner<'a> {
             }
             None => Err(self.err("expected a value")),
         }
+    }
+
+    /// Reads a plain string (no escape, no control character) at `pos` into `slot`; `false` (and `pos`
+    /// unchanged) for anything else.
+    #[inline(always)]
+    fn plain_string_into(&mut self, slot: &mut Value) -> bool {
+        if self.peek() != Some(b'"') {
+            return false;
+        }
+        let start = self.pos + 1;
+        let Some(end) = self.quotes.find(self.bytes, start) else {
+            return false;
+        };
+        if self.bytes[end] != b'"' {
+            // An escape or a control character.
+            return false;
+        }
+        self.pos = end + 1;
+        let raw = &self.text[start..end];
+        match slot {
+            Value::String(s) => {
+                s.clear();
+                s.push_str(raw);
+            }
+            other => *other = Value::String(raw.to_owned()),
+        }
+        true
     }
 
     /// Parses the next value in full into `slot`. Plain strings, `null`, booleans, numbers and lists of
@@ -426,24 +640,7 @@ impl<'a> Scanner<'a> {
     /// (the caller then starts again at the same position with the JSON reader).
     fn fast_into(&mut self, slot: &mut Value, depth: usize) -> bool {
         match self.peek() {
-            Some(b'"') => {
-                let start = self.pos;
-                let Ok(escaped) = self.skip_string() else {
-                    return false;
-                };
-                let raw = &self.text[start + 1..self.pos - 1];
-                if escaped || raw.bytes().any(|b| b < 0x20) {
-                    return false;
-                }
-                match slot {
-                    Value::String(s) => {
-                        s.clear();
-                        s.push_str(raw);
-                    }
-                    other => *other = Value::String(raw.to_owned()),
-                }
-                true
-            }
+            Some(b'"') => self.plain_string_into(slot),
             Some(b'n') if self.bytes[self.pos..].starts_with(b"null") => {
                 self.pos += 4;
                 *slot = Value::Null;
@@ -576,10 +773,12 @@ impl<'a> Scanner<'a> {
                 }
                 // Which entries this payload set (by index; at most 64 entries are tracked).
                 let mut seen: u64 = 0;
+                // How many bits of `seen` are set.
+                let mut found = 0;
                 let needed = fields.len();
                 if needed == 0 && depth > 0 {
                     // Only the presence of this map is read: none of its members are kept.
-                    self.skip_brackets(b'{', b'}', 1)?;
+                    self.skip_map_rest(false, 1)?;
                     map.clear();
                     return Ok(());
                 }
@@ -594,44 +793,70 @@ impl<'a> Scanner<'a> {
                         }
                         let start = self.pos;
                         let escaped = self.skip_string()?;
-                        let raw = &self.text[start + 1..self.pos - 1];
-                        let key: std::borrow::Cow<'_, str> = if escaped {
+                        let child = if escaped {
                             match json::parse(&self.text[start..self.pos]) {
-                                Ok(Value::String(s)) => s.into(),
+                                Ok(Value::String(s)) => fields.child_entry(s.as_bytes()),
                                 _ => return Err(self.err("invalid key")),
                             }
                         } else {
-                            raw.into()
+                            fields.child_entry(&self.bytes[start + 1..self.pos - 1])
                         };
-                        self.expect(b':', "expected `:`")?;
-                        match fields.child(key.as_ref()) {
-                            Some(f) => {
-                                let i = match index_of(map, key.as_ref()) {
-                                    Some(i) => i,
-                                    None => map.insert_full(key.into_owned(), Value::Null).0,
+                        // `:`, usually right after the key.
+                        if self.peek() == Some(b':') {
+                            self.pos += 1;
+                        } else {
+                            self.expect(b':', "expected `:`")?;
+                        }
+                        match child {
+                            Some((key, f)) => {
+                                // Payloads of one shape put the keys in the same order: the entry
+                                // is usually the next one.
+                                let next = found;
+                                let i = match map.get_index(next) {
+                                    Some((k, _)) if short_eq(k.as_bytes(), key.as_bytes()) => next,
+                                    _ => match index_of(map, key) {
+                                        Some(i) => i,
+                                        None => map.insert_full(key.clone(), Value::Null).0,
+                                    },
                                 };
                                 if i < 64 && seen & (1 << i) != 0 {
                                     // A repeated key: the first occurrence is kept.
                                     self.skip_value()?;
                                 } else {
-                                    self.value_into(f, depth + 1, &mut map[i])?;
+                                    let Some((_, slot)) = map.get_index_mut(i) else {
+                                        unreachable!("an index of the map")
+                                    };
+                                    self.ws();
+                                    // A plain string read whole (the common case) is read here.
+                                    if !(f.whole && self.plain_string_into(slot)) {
+                                        self.value_into(f, depth + 1, slot)?;
+                                    }
                                     if i < 64 {
                                         seen |= 1 << i;
-                                        if seen.count_ones() as usize == needed {
+                                        found += 1;
+                                        if found == needed {
                                             // Every key read here is found: the rest of the map is
-                                            // skipped (bracket matching only) or, for the whole
+                                            // skipped (member by member, which costs less than
+                                            // bracket matching on short members) or, for the whole
                                             // body, not read at all.
                                             if depth == 0 {
                                                 self.pos = self.bytes.len();
                                             } else {
-                                                self.skip_brackets(b'{', b'}', 1)?;
+                                                self.skip_map_rest(true, 1)?;
                                             }
                                             break;
                                         }
                                     }
                                 }
                             }
-                            None => self.skip_value()?,
+                            None => {
+                                self.ws();
+                                if self.peek() == Some(b'"') {
+                                    self.skip_string()?;
+                                } else {
+                                    self.skip_value()?;
+                                }
+                            }
                         }
                         self.ws();
                         match self.peek() {
@@ -645,7 +870,7 @@ impl<'a> Scanner<'a> {
                     }
                 }
                 // Drop what an earlier payload left and this one did not set.
-                if map.len() <= 64 && seen.count_ones() as usize != map.len() {
+                if map.len() <= 64 && found != map.len() {
                     let mut i = 0;
                     map.retain(|_, _| {
                         let keep = seen & (1 << i) != 0;
@@ -794,7 +1019,7 @@ mod tests {
         // Every read key found: the rest of the body is not read (nor checked).
         let v = proj.parse(r#"{"p": {"a": 1}, "q": 2, "z": [}"#).unwrap();
         assert_eq!(json::to_string(&v).unwrap(), r#"{"p":{"a":1},"q":2}"#);
-        // Inside the body, the rest of a finished map is still skipped by bracket matching.
+        // Inside the body, the rest of a finished map is still skipped (and checked).
         assert!(proj
             .parse(r#"{"p": {"a": 1, "z": {"y": 2}, "q": 2}"#)
             .is_err());
@@ -836,10 +1061,11 @@ mod tests {
     }
 
     #[test]
-    fn finds_quotes_and_backslashes_word_by_word() {
-        for len in 0..40 {
+    fn finds_quotes_and_backslashes_block_by_block() {
+        // Across block boundaries (64 bytes) and in the short last block of a text.
+        for len in 0..150 {
             for at in 0..len {
-                for c in [b'"', b'\\'] {
+                for c in [b'"', b'\\', b'\n', 0, 0x1f] {
                     let mut b = vec![b'a'; len];
                     // Bytes next to the searched ones in value, and high bytes, must not confuse it.
                     if at > 0 {
@@ -847,12 +1073,113 @@ mod tests {
                     }
                     b[at] = c;
                     if at + 1 < len {
-                        b[at + 1] = c - 1;
+                        b[at + 1] = c.wrapping_sub(1) | 0x20;
                     }
                     assert_eq!(find_quote_or_backslash(&b), Some(at), "{len} {at}");
+                    // From a later offset, and after a block was loaded for an earlier one.
+                    let mut q = Quotes::new();
+                    assert_eq!(q.find(&b, 0), Some(at));
+                    assert_eq!(q.find(&b, at + 1), None, "{len} {at}");
+                    assert_eq!(q.find(&b, at), Some(at));
                 }
             }
             assert_eq!(find_quote_or_backslash(&vec![b'!'; len]), None);
         }
+    }
+
+    /// The block masks (SSE2 and word-wise) flag exactly the quotes, backslashes and control characters,
+    /// whatever the other bytes.
+    #[test]
+    fn masks_flag_exactly_the_searched_bytes() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..2000 {
+            let mut block = [0u8; 64];
+            for b in block.iter_mut() {
+                let r = next();
+                // Mostly the bytes that matter, and anything else.
+                *b = match r % 6 {
+                    0 => b'"',
+                    1 => b'\\',
+                    2 => [
+                        0x21,
+                        0x5b,
+                        0x5d,
+                        0x22 ^ 0x80,
+                        0x5c ^ 0x80,
+                        0xa2,
+                        0xdc,
+                        0x20,
+                        0x9f,
+                        0xff,
+                    ][(r >> 8) as usize % 10],
+                    3 => (r >> 8) as u8 & 0x1f,
+                    _ => (r >> 16) as u8,
+                };
+            }
+            if round == 0 {
+                block = std::array::from_fn(|i| i as u8 * 4);
+            }
+            let expected = block
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c == b'"' || c == b'\\' || c < 0x20)
+                .fold(0u64, |m, (i, _)| m | 1 << i);
+            assert_eq!(quote_mask(&block), expected);
+            assert_eq!(quote_mask_swar(&block), expected);
+        }
+        // Every byte value, alone among plain ones.
+        for c in 0..=255u8 {
+            let mut block = [b'a'; 64];
+            block[37] = c;
+            let expected = if c == b'"' || c == b'\\' || c < 0x20 {
+                1 << 37
+            } else {
+                0
+            };
+            assert_eq!(quote_mask(&block), expected, "{c}");
+            assert_eq!(quote_mask_swar(&block), expected, "{c}");
+        }
+    }
+
+    /// Members of skipped maps are checked member by member, lists inside them by bracket matching.
+    #[test]
+    fn skipped_maps_are_checked_member_by_member() {
+        let proj = projection(r#"{"q": [1]}"#);
+        for ok in [
+            r#"{"p": {}, "q": 1}"#,
+            r#"{"p": {"a": {"b": {"c": "}"}}, "d": [1, {"e": "]"}, [2]]}, "q": 1}"#,
+            r#"{"p": { "a" : "x" , "b" : [ ] , "c" : { } } , "q": 1}"#,
+            r#"{"p": {"a\"b": "c\\"}, "q": 1}"#,
+            r#"{"p": {"l": [1, 2], "z": true}, "q": 1}"#,
+        ] {
+            assert_eq!(
+                json::to_string(&proj.parse(ok).unwrap()).unwrap(),
+                r#"{"q":1}"#,
+                "{ok}"
+            );
+        }
+        for broken in [
+            r#"{"p": {"a" "x"}, "q": 1}"#,
+            r#"{"p": {"a": "x" "b": 1}, "q": 1}"#,
+            r#"{"p": {"a": "x",}, "q": 1}"#,
+            r#"{"p": {1: "x"}, "q": 1}"#,
+            r#"{"p": {"a": {"b": "x"}, "q": 1}"#,
+            r#"{"p": {"a": "x}, "q": 1}"#,
+        ] {
+            assert!(proj.parse(broken).is_err(), "{broken}");
+        }
+        // Nesting too deep for the JSON reader is refused when skipped too.
+        let deep = format!(
+            "{{\"p\": {}{}, \"q\": 1}}",
+            "{\"a\": ".repeat(200),
+            "}".repeat(200)
+        );
+        assert!(proj.parse(&deep).is_err());
     }
 }

@@ -23,10 +23,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = decoded.to_report();
     if let Some(value) = decoded.value() {
-        let options = EncodeOptions { binary_encoding: true, max_message_bytes: usize::MAX };
+        let options = EncodeOptions {
+            binary_encoding: true,
+            max_message_bytes: usize::MAX,
+        };
         if let Ok(encoded) = codec::encode(&decoded.content, &options) {
             let again = codec::decode(&encoded.body, Some("bson")).expect("our own BSON decodes");
-            assert!(again.value().map(at_millis) == Some(at_millis(value)) || has_nan(value), "BSON round trip changed the value");
+            assert!(
+                again.value().map(at_millis) == Some(at_millis(value)) || has_nan(value),
+                "BSON round trip changed the value"
+            );
         }
     }
 });
@@ -45,9 +51,9 @@ fn has_nan(v: &sqs_mega::Value) -> bool {
 fn at_millis(v: &sqs_mega::Value) -> sqs_mega::Value {
     use sqs_mega::Value;
     match v {
-        Value::DateTime(d) => Value::DateTime(
-            chrono::DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap(),
-        ),
+        Value::DateTime(d) => {
+            Value::DateTime(chrono::DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap())
+        }
         Value::List(l) => Value::List(l.iter().map(at_millis).collect()),
         Value::Map(m) => Value::Map(m.iter().map(|(k, x)| (k.clone(), at_millis(x))).collect()),
         other => other.clone(),

@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use sqs_mega::json;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(value) = json::parse(text) {
         let tagged = json::to_tagged_string(&value);
         let again = json::from_tagged(json::parse(&tagged).expect("our own JSON parses"));

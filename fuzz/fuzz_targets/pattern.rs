@@ -7,7 +7,9 @@ use sqs_mega::matcher::{compile_pattern_json, Syntax};
 use sqs_mega::{json, value};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let payloads = [
         value!({"a": 1, "b": "x", "c": [1, 2, {"d": null}], "e": {"f": true}}),
         value!({"protocol": "mega", "version": 1, "event": {"name": "item.added", "timestamp": "2020-05-04T15:53:23Z",

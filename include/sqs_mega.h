@@ -18,8 +18,10 @@
  *    const mega_value *: pointer and length, not NUL-terminated, valid as long as the object they come from;
  *    never free them).
  *  - Functions that talk to SQS or SNS block the calling thread until the service answers.
- *  - Objects may be shared between threads (each call is thread-safe), except that an object must not be
- *    freed while another thread uses it.
+ *  - Objects may be shared between threads: reading calls and publishing are thread-safe, and so is every
+ *    call on a listener (it locks). Calls that change a settings, options, batch or callbacks object
+ *    (_set_*, _add*) must not run while another thread uses that same object. No object may be freed while
+ *    another thread uses it (a running listener excepted: freeing it stops it and waits).
  */
 
 

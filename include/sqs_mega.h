@@ -504,7 +504,8 @@ const char *mega_result_name(uint32_t code);
 mega_result mega_listener_new(const mega_settings *settings, const char *queue_url, mega_listener **out);
 
 // Frees a listener. `NULL` is a no-op. If it is still running (on another thread), it is stopped first and
-// this call waits for [`mega_listener_run`] to return.
+// this call waits for [`mega_listener_run`] to return, so never free a listener from one of its own
+// callbacks (call [`mega_listener_stop`] there, and free it after the run returned).
 void mega_listener_free(mega_listener *listener);
 
 // Changes a setting (`MEGA_LISTENER_*`). Values are checked here where they can be, and all together when the

@@ -186,7 +186,8 @@ pub unsafe extern "C" fn mega_listener_new(
 }
 
 /// Frees a listener. `NULL` is a no-op. If it is still running (on another thread), it is stopped first and
-/// this call waits for [`mega_listener_run`] to return.
+/// this call waits for [`mega_listener_run`] to return, so never free a listener from one of its own
+/// callbacks (call [`mega_listener_stop`] there, and free it after the run returned).
 #[no_mangle]
 pub unsafe extern "C" fn mega_listener_free(listener: *mut mega_listener) {
     if listener.is_null() {

@@ -261,16 +261,9 @@ async fn demo(settings: &AwsSettings, url: &str) -> Result<String, CliError> {
         .topic_arn()
         .unwrap_or_default()
         .to_owned();
-    let queue_arn = sqs_mega::admin::queue_arn(&sqs, &queue)
+    sqs_mega::admin::subscribe_queue(&sqs, &sns, &topic, &queue, false)
         .await
         .map_err(aws)?;
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .map_err(|e| CliError(sqs_mega::aws::AwsError::from_sdk("Subscribe", e).to_string()))?;
     writeln!(out, "queue {queue}\n  dead-letter queue after 2 receives: {dlq}\n  subscribed to topic {topic}\n")?;
 
     // Publish: JSON and BSON, directly and through SNS.

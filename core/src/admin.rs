@@ -1,4 +1,5 @@
-//! Queue administration: dead-letter queue redrive (StartMessageMoveTask) and queue lookups.
+//! Queue administration: dead-letter queue redrive (StartMessageMoveTask), queue lookups, subscribing a queue
+//! to a topic.
 //!
 //! Every SQS worker framework relies on the redrive policy to park poison messages in a dead-letter queue;
 //! none ships the way back. Once the cause is fixed, [`start_redrive`] moves the messages back to their
@@ -29,6 +30,40 @@ pub async fn queue_arn(client: &aws_sdk_sqs::Client, url_or_arn: &str) -> Result
             message: format!("the service returned no QueueArn for {url_or_arn}"),
             transient: false,
         })
+}
+
+/// Subscribes a queue (URL or ARN) to an SNS topic; `raw` turns on raw message delivery (no SNS envelope).
+/// Returns the subscription ARN. The queue's policy must let the topic send to it (the embedded endpoint does
+/// not check policies).
+pub async fn subscribe_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue: &str,
+    raw: bool,
+) -> Result<String, AwsError> {
+    let endpoint = queue_arn(sqs, queue).await?;
+    let subscription = sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(endpoint)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("Subscribe", e))?
+        .subscription_arn()
+        .unwrap_or_default()
+        .to_owned();
+    if raw {
+        sns.set_subscription_attributes()
+            .subscription_arn(&subscription)
+            .attribute_name("RawMessageDelivery")
+            .attribute_value("true")
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SetSubscriptionAttributes", e))?;
+    }
+    Ok(subscription)
 }
 
 /// A message move task, as ListMessageMoveTasks reports it.

@@ -347,26 +347,9 @@ pub unsafe extern "C" fn mega_topic_subscribe_queue(
         block_on(async move {
             let sqs = settings.sqs_client().await;
             let sns = settings.sns_client().await;
-            let arn = mega_core::admin::queue_arn(&sqs, &url).await?;
-            let sub = sns
-                .subscribe()
-                .topic_arn(&topic)
-                .protocol("sqs")
-                .endpoint(arn)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("Subscribe", e))?;
-            if raw {
-                sns.set_subscription_attributes()
-                    .subscription_arn(sub.subscription_arn().unwrap_or_default())
-                    .attribute_name("RawMessageDelivery")
-                    .attribute_value("true")
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("SetSubscriptionAttributes", e))?;
-            }
-            Ok::<(), AwsError>(())
+            mega_core::admin::subscribe_queue(&sqs, &sns, &topic, &url, raw).await
         })?
+        .map(drop)
         .map_err(service_error)
     })
 }

@@ -231,24 +231,9 @@ pub async fn subscribe_queue(
     queue_url: &str,
     raw: bool,
 ) {
-    let arn = sqs_mega::admin::queue_arn(sqs, queue_url).await.unwrap();
-    let sub = sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
+    sqs_mega::admin::subscribe_queue(sqs, sns, topic_arn, queue_url, raw)
         .await
-        .expect("Subscribe");
-    if raw {
-        sns.set_subscription_attributes()
-            .subscription_arn(sub.subscription_arn().unwrap())
-            .attribute_name("RawMessageDelivery")
-            .attribute_value("true")
-            .send()
-            .await
-            .expect("SetSubscriptionAttributes");
-    }
+        .expect("subscribe the queue to the topic");
 }
 
 /// How many messages the queue holds: visible, in flight and delayed.

@@ -15,7 +15,7 @@ use mega_core::listen::{
 };
 use mega_core::{Map, Value};
 
-use crate::aws::{block_on, mega_settings, runtime, service_error};
+use crate::aws::{block_on, mega_settings, service_error};
 use crate::decode::{kind_of, mega_kind, own_payload, Derived};
 use crate::error::*;
 use crate::pattern::{mega_pattern, mega_syntax, pattern_error, syntax_arg, SendPtr};
@@ -145,7 +145,6 @@ pub struct mega_listener {
     stop: Arc<AtomicBool>,
     running: AtomicBool,
     stats: Mutex<Option<Arc<Stats>>>,
-    last: Mutex<Option<StatsSnapshot>>,
 }
 
 /// A new listener on the queue at `queue_url`, with no subscribers. Nothing is contacted until
@@ -177,7 +176,6 @@ pub unsafe extern "C" fn mega_listener_new(
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicBool::new(false),
             stats: Mutex::new(None),
-            last: Mutex::new(None),
         });
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(l)) };
@@ -475,7 +473,7 @@ pub unsafe extern "C" fn mega_listener_run(listener: *const mega_listener) -> me
                 "the listener is already running",
             ));
         }
-        *l.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let result = run(l);
         l.stop.store(false, Ordering::Release);
         l.running.store(false, Ordering::Release);
@@ -492,7 +490,6 @@ fn run(l: &mega_listener) -> Result<(), Error> {
         let st = l.state.lock().unwrap_or_else(|p| p.into_inner());
         (st.config.clone(), st.subscribers.clone(), st.keep_unmatched)
     };
-    runtime()?;
     let settings = l.settings.clone();
     let stop = l.stop.clone();
     let outcome = block_on(async move {
@@ -519,14 +516,8 @@ fn run(l: &mega_listener) -> Result<(), Error> {
         watcher.abort();
         result
     })?;
-    *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    match outcome {
-        Ok(snapshot) => {
-            *l.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
-            Ok(())
-        }
-        Err(e) => Err(listener_error(e)),
-    }
+    // The counters stay readable after the run: they are the last run's.
+    outcome.map(drop).map_err(listener_error)
 }
 
 /// Asks the listener to stop: [`mega_listener_run`] stops receiving, lets callbacks in flight finish and
@@ -559,13 +550,11 @@ pub unsafe extern "C" fn mega_listener_is_running(
 }
 
 fn snapshot_of(l: &mega_listener) -> StatsSnapshot {
-    if let Some(stats) = &*l.stats.lock().unwrap_or_else(|p| p.into_inner()) {
-        return stats.snapshot();
-    }
-    l.last
+    l.stats
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .clone()
+        .as_ref()
+        .map(|stats| stats.snapshot())
         .unwrap_or_default()
 }
 

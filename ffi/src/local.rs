@@ -9,7 +9,8 @@ use crate::error::*;
 /// A running embedded SQS + SNS endpoint (in memory, on its own threads). Made by [`mega_local_start`];
 /// [`mega_local_free`] stops it and frees it.
 pub struct mega_local {
-    handle: Option<ServerHandle>,
+    // Dropping the handle stops the endpoint and waits for its thread.
+    handle: ServerHandle,
     url: CString,
 }
 
@@ -43,10 +44,7 @@ pub unsafe extern "C" fn mega_local_start(
         })?;
         let url = CString::new(handle.url())
             .map_err(|_| Error::invalid("the endpoint URL holds a NUL"))?;
-        let local = Box::new(mega_local {
-            handle: Some(handle),
-            url,
-        });
+        let local = Box::new(mega_local { handle, url });
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(local)) };
         Ok(())
@@ -73,9 +71,7 @@ pub unsafe extern "C" fn mega_local_free(local: *mut mega_local) {
     }
     guard_void(|| {
         // SAFETY: made by `mega_local_start`, given back once.
-        let mut l = unsafe { Box::from_raw(local) };
-        if let Some(h) = l.handle.take() {
-            h.shutdown();
-        }
+        let l = unsafe { Box::from_raw(local) };
+        l.handle.shutdown();
     });
 }

@@ -286,12 +286,8 @@ fn publish_error(e: PublishError) -> Error {
             Error::invalid(e.to_string())
         }
         PublishError::Aws(e) => service_error(e),
-        e @ PublishError::EntryFailed { .. } => {
-            let code = match &e {
-                PublishError::EntryFailed { code, .. } => code.clone(),
-                _ => unreachable!(),
-            };
-            Error::new(MEGA_RESULT_PUBLISH, e.to_string()).with_detail(code)
+        ref e @ PublishError::EntryFailed { ref code, .. } => {
+            Error::new(MEGA_RESULT_PUBLISH, e.to_string()).with_detail(code.clone())
         }
     }
 }

@@ -327,11 +327,22 @@ impl Cidr {
 }
 
 /// A compiled wildcard pattern: literal segments separated by `*`.
+///
+/// Matching is linear in the length of the string: the first segment must be a prefix and the last a
+/// suffix, and each middle segment is found leftmost-first after the previous one (taking the leftmost
+/// occurrence never loses a match, since `*` can absorb anything). Short segments use a plain scan;
+/// long ones a substring searcher ([`memchr::memmem`], linear whatever the input), so that a pattern
+/// like `*aaa…ab*` against a long run of `a` costs a pass over the string, not one per position.
 #[derive(Clone, Debug)]
 pub(crate) struct Wildcard {
     pub(crate) source: String,
     segments: Vec<String>,
+    /// For each middle segment longer than [`SHORT_SEGMENT`] bytes, its searcher.
+    finders: Vec<Option<memchr::memmem::Finder<'static>>>,
 }
+
+/// Segments up to this length are found by a plain scan (at most this many comparisons per position).
+const SHORT_SEGMENT: usize = 16;
 
 impl Wildcard {
     pub(crate) fn parse(text: &str) -> Result<Wildcard, String> {
@@ -360,9 +371,17 @@ impl Wildcard {
                 }
             }
         }
+        let finders = segments
+            .iter()
+            .map(|seg| {
+                (seg.len() > SHORT_SEGMENT)
+                    .then(|| memchr::memmem::Finder::new(seg.as_bytes()).into_owned())
+            })
+            .collect();
         Ok(Wildcard {
             source: text.to_owned(),
             segments,
+            finders,
         })
     }
 
@@ -376,8 +395,15 @@ impl Wildcard {
             return false;
         }
         let mut rest = &s[first.len()..s.len() - last.len()];
-        for seg in &segs[1..segs.len() - 1] {
-            match find_short(rest.as_bytes(), seg.as_bytes()) {
+        for (seg, finder) in segs[1..segs.len() - 1]
+            .iter()
+            .zip(&self.finders[1..segs.len() - 1])
+        {
+            let found = match finder {
+                Some(f) => f.find(rest.as_bytes()),
+                None => find_short(rest.as_bytes(), seg.as_bytes()),
+            };
+            match found {
                 Some(i) => rest = &rest[i + seg.len()..],
                 None => return false,
             }
@@ -899,6 +925,78 @@ mod tests {
         assert_eq!(find_short(b"abc", b""), Some(0));
         assert_eq!(find_short(b"ab", b"abc"), None);
         assert_eq!(find_short(b"xxabab", b"ab"), Some(2));
+        // Long segments (the substring searcher) agree with short ones.
+        let long = "x".repeat(40);
+        assert!(w(&format!("*{long}*"), &format!("ab{long}cd")));
+        assert!(!w(&format!("*{long}y*"), &format!("ab{long}cd")));
+        assert!(w(&format!("a*{long}*{long}*b"), &format!("a{long}{long}b")));
+        assert!(!w(&format!("a*{long}*{long}*b"), &format!("a{long}b")));
+    }
+
+    /// The ratio of the median times of `slow` and `fast`, measured interleaved over 7 runs each.
+    fn median_ratio(slow: impl Fn() -> bool, fast: impl Fn() -> bool) -> f64 {
+        let time = |f: &dyn Fn() -> bool| {
+            let t0 = std::time::Instant::now();
+            std::hint::black_box(f());
+            t0.elapsed().as_secs_f64()
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            a.push(time(&slow));
+            b.push(time(&fast));
+        }
+        a.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        a[3] / b[3].max(1e-7)
+    }
+
+    /// Whether `measure` gives a ratio under `bound` in one of three tries: a busy machine can spoil one
+    /// measurement, while a quadratic algorithm fails all three by far.
+    fn ratio_under(bound: f64, measure: impl Fn() -> f64) -> Result<(), Vec<f64>> {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let r = measure();
+            if r < bound {
+                return Ok(());
+            }
+            seen.push(r);
+        }
+        Err(seen)
+    }
+
+    #[test]
+    fn a_pathological_wildcard_is_matched_in_linear_time() {
+        // `*` + n/9 × `a` + `b*` against n × `a`: a search restarted at every position costs n²/9
+        // comparisons; a linear one, a few passes. Four times the input may cost about four times the
+        // time (linear), not sixteen (quadratic); the bound of 8 leaves room for a noisy machine.
+        let case = |n: usize| {
+            let w = Wildcard::parse(&format!("*{}b*", "a".repeat(n / 9))).unwrap();
+            (w, "a".repeat(n))
+        };
+        let (small, large) = (case(225_000), case(900_000));
+        assert!(!large.0.matches(&large.1));
+        let scaling = ratio_under(8.0, || {
+            median_ratio(|| large.0.matches(&large.1), || small.0.matches(&small.1))
+        });
+        assert_eq!(
+            scaling,
+            Ok(()),
+            "4× the input took these multiples of the time"
+        );
+        // And against a linear baseline on the same 900 KB: one pass looking for a byte that is not there.
+        let w = Wildcard::parse(&format!("*{}b*", "a".repeat(100_000))).unwrap();
+        let s = &large.1;
+        let baseline = ratio_under(50.0, || {
+            median_ratio(
+                || w.matches(s),
+                || s.bytes().any(|b| std::hint::black_box(b) == b'b'),
+            )
+        });
+        assert_eq!(
+            baseline,
+            Ok(()),
+            "the glob took these multiples of a byte scan"
+        );
     }
 
     #[test]

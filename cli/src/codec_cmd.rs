@@ -8,7 +8,7 @@ use sqs_mega::codec::{self, Content, DecodeOptions, EncodeOptions, MAX_MESSAGE_B
 use sqs_mega::json::{self, Style};
 use sqs_mega::Value;
 
-use crate::{print_out, read_input, CliError};
+use crate::{input_limit, print_out, read_input, CliError};
 
 #[derive(Args)]
 pub struct DecodeArgs {
@@ -54,7 +54,7 @@ pub fn decode_input(
     bare: bool,
     max_body_bytes: usize,
 ) -> Result<sqs_mega::Decoded, CliError> {
-    let input = read_input(file)?;
+    let input = read_input(file, input_limit(max_body_bytes))?;
     let options = DecodeOptions {
         max_body_bytes,
         ..Default::default()
@@ -123,7 +123,7 @@ pub struct EncodeArgs {
 }
 
 pub fn encode(args: EncodeArgs) -> Result<ExitCode, CliError> {
-    let input = read_input(args.file.as_ref())?;
+    let input = read_input(args.file.as_ref(), input_limit(args.max_message_bytes))?;
     let content = if args.binary {
         Content::Binary(input)
     } else {

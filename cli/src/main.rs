@@ -76,19 +76,37 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
-/// Reads a whole file, or standard input when no file (or `-`) is given.
-pub fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
-    let mut buf = Vec::new();
+/// The most input a command reads beside a body of `max_body_bytes`: room for an SQS message as JSON around
+/// the body (JSON escapes, the other fields). More than this is refused without being read.
+pub fn input_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes.saturating_mul(2).saturating_add(64 * 1024)
+}
+
+/// Reads a whole file, or standard input when no file (or `-`) is given, but never more than `limit` bytes:
+/// it reads at most `limit + 1` and refuses a larger input with an error naming it and the limit, so an
+/// endless input (`yes |`, `/dev/zero`) ends at once, in bounded memory.
+pub fn read_input(file: Option<&PathBuf>, limit: usize) -> Result<Vec<u8>, CliError> {
     match file {
         Some(path) if path.as_os_str() != "-" => {
-            buf = std::fs::read(path)
-                .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+            let name = path.display().to_string();
+            let f = std::fs::File::open(path)
+                .map_err(|e| CliError(format!("cannot read {name}: {e}")))?;
+            read_bounded(f, &name, limit)
         }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
-        }
+        _ => read_bounded(std::io::stdin().lock(), "standard input", limit),
+    }
+}
+
+fn read_bounded(input: impl Read, name: &str, limit: usize) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    input
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError(format!("cannot read {name}: {e}")))?;
+    if buf.len() > limit {
+        return Err(CliError(format!(
+            "{name} is larger than the limit of {limit} bytes; nothing was decoded"
+        )));
     }
     Ok(buf)
 }

@@ -8,7 +8,7 @@ use sqs_mega::codec::MAX_MESSAGE_BYTES;
 use sqs_mega::matcher::{self, Syntax};
 
 use crate::codec_cmd::decode_input;
-use crate::{print_out, CliError};
+use crate::{input_limit, print_out, read_input, CliError};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum SyntaxArg {
@@ -39,8 +39,17 @@ pub struct MatchArgs {
 }
 
 pub fn run(args: MatchArgs) -> Result<ExitCode, CliError> {
-    let text = std::fs::read_to_string(&args.pattern)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", args.pattern.display())))?;
+    let text = String::from_utf8(read_input(
+        Some(&args.pattern),
+        input_limit(MAX_MESSAGE_BYTES),
+    )?)
+    .map_err(|e| {
+        CliError(format!(
+            "{}: not UTF-8 (first invalid byte at offset {})",
+            args.pattern.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     let syntax = match args.syntax {
         SyntaxArg::Mega => Syntax::Mega,
         SyntaxArg::Eventbridge => Syntax::EventBridge,

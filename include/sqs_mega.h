@@ -508,8 +508,9 @@ mega_result mega_listener_new(const mega_settings *settings, const char *queue_u
 // callbacks (call [`mega_listener_stop`] there, and free it after the run returned).
 void mega_listener_free(mega_listener *listener);
 
-// Changes a setting (`MEGA_LISTENER_*`). Values are checked here where they can be, and all together when the
-// listener starts. `MEGA_RESULT_BUSY` while running.
+// Changes a setting (`MEGA_LISTENER_*`). Every value is checked here, against the range its comment gives
+// (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting and the value; the setting keeps its old value), so a
+// listener whose settings were all accepted can always start. `MEGA_RESULT_BUSY` while running.
 mega_result mega_listener_set(mega_listener *listener, mega_listener_option option, int64_t value);
 
 // Adds a subscriber: `name` (unique in this listener), the payloads it takes (`MEGA_SUBSCRIBER_*`), a
@@ -696,8 +697,9 @@ mega_result mega_publish_options_set_subject(mega_publish_options *options, cons
 mega_result mega_publish_options_set_delay_seconds(mega_publish_options *options, int32_t delay_seconds);
 
 // Adds a `String` or `Number` message attribute (`data_type` is `String`, `Number`, or either with a custom
-// suffix such as `Number.float`). Names starting with `mega.` are reserved; at most 9 attributes (checked
-// when publishing).
+// suffix such as `Number.float`). The name and value are checked here as SQS would check them
+// (`MEGA_RESULT_INVALID_ARGUMENT`, naming the attribute: a `Number` that is not a number, a character SQS
+// refuses, a reserved name such as `mega.*`); the count (at most 9) and duplicates when publishing.
 mega_result mega_publish_options_add_attribute(mega_publish_options *options,
                                                const char *name,
                                                const char *data_type,

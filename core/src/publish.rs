@@ -59,6 +59,68 @@ impl Attribute {
         }
     }
 
+    /// Checks one attribute as SQS would, before anything is sent: the name (characters, length, reserved
+    /// prefixes), the data type, and the value (not empty; a `Number` is a decimal number of at most 38
+    /// significant digits between 10^-128 and 10^126; text holds only characters SQS accepts). Bindings
+    /// call it when an attribute is added, so a bad one is reported where it was given.
+    pub fn check(&self, name: &str) -> Result<(), PublishError> {
+        let bad = |problem: String| {
+            Err(PublishError::InvalidAttribute {
+                name: name.to_owned(),
+                problem,
+            })
+        };
+        if name.is_empty() || name.len() > 256 {
+            return bad("names are 1 to 256 characters".into());
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return bad("names may contain only letters, digits, `_`, `-` and `.`".into());
+        }
+        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+            return bad("names may not start or end with `.` nor contain `..`".into());
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+            return bad("names starting with `AWS.` or `Amazon.` are reserved by AWS".into());
+        }
+        if lower.starts_with("mega.") {
+            return bad("names starting with `mega.` are reserved by sqs-mega".into());
+        }
+        if self.data_type.len() > 256 {
+            return bad("the data type is longer than 256 characters".into());
+        }
+        let base = self.data_type.split('.').next().unwrap_or("");
+        match (base, &self.value) {
+            ("String" | "Number", AttributeValue::Text(t)) if !t.is_empty() => {
+                if let Some((offset, c)) = t.char_indices().find(|&(_, c)| !codec::sqs_allows(c)) {
+                    return bad(format!(
+                        "the value holds U+{:04X} at byte {offset}, a character SQS does not accept",
+                        c as u32
+                    ));
+                }
+                if base == "Number" {
+                    if let Err(problem) = check_number(t) {
+                        return bad(format!("`{}` is not a Number: {problem}", clip(t)));
+                    }
+                }
+            }
+            ("Binary", AttributeValue::Binary(b)) if !b.is_empty() => {}
+            ("String" | "Number" | "Binary", _) => {
+                return bad("the value is empty or does not fit the data type".into())
+            }
+            _ => {
+                return bad(format!(
+                    "the data type `{}` must be String, Number or Binary (with an optional suffix)",
+                    clip(&self.data_type)
+                ))
+            }
+        }
+        Ok(())
+    }
+
     /// The bytes SQS counts for this attribute: name, data type and value.
     fn size(&self, name: &str) -> usize {
         name.len()
@@ -128,56 +190,123 @@ fn validate_attributes(attributes: &[(String, Attribute)]) -> Result<(), Publish
     }
     let mut seen = std::collections::HashSet::new();
     for (name, attr) in attributes {
-        let bad = |problem: &str| {
-            Err(PublishError::InvalidAttribute {
-                name: name.clone(),
-                problem: problem.to_owned(),
-            })
-        };
-        if name.is_empty() || name.len() > 256 {
-            return bad("names are 1 to 256 characters");
-        }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
-            return bad("names may contain only letters, digits, `_`, `-` and `.`");
-        }
-        if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-            return bad("names may not start or end with `.` nor contain `..`");
-        }
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with("aws.") || lower.starts_with("amazon.") {
-            return bad("names starting with `AWS.` or `Amazon.` are reserved by AWS");
-        }
-        if lower.starts_with("mega.") {
-            return bad("names starting with `mega.` are reserved by sqs-mega");
-        }
+        attr.check(name)?;
         if !seen.insert(name.as_str()) {
-            return bad("given twice");
-        }
-        let base = attr.data_type.split('.').next().unwrap_or("");
-        match (base, &attr.value) {
-            ("String" | "Number", AttributeValue::Text(t)) if !t.is_empty() => {}
-            ("Binary", AttributeValue::Binary(b)) if !b.is_empty() => {}
-            ("String" | "Number" | "Binary", _) => {
-                return bad("the value is empty or does not fit the data type")
-            }
-            _ => {
-                return bad(
-                    "the data type must be String, Number or Binary (with an optional suffix)",
-                )
-            }
+            return Err(PublishError::InvalidAttribute {
+                name: name.clone(),
+                problem: "given twice".to_owned(),
+            });
         }
     }
     Ok(())
 }
 
-/// What a raw message (sent as given, without `mega.encoding`) must satisfy before it is sent.
-fn check_raw(body: &str, options: &PublishOptions) -> Result<(), PublishError> {
+/// At most 40 characters of a user's text, for an error message.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// SQS's rule for `Number` attributes: an integer or a decimal (optionally with an exponent), at most 38
+/// significant digits, and a magnitude between 10^-128 and 10^+126 (zero is allowed). `NaN` and
+/// `Infinity` are not numbers.
+fn check_number(text: &str) -> Result<(), &'static str> {
+    let b = text.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let mut digits = Vec::new();
+    let mut point_at = None;
+    while i < b.len() {
+        match b[i] {
+            d @ b'0'..=b'9' => digits.push(d - b'0'),
+            b'.' if point_at.is_none() => point_at = Some(digits.len()),
+            _ => break,
+        }
+        i += 1;
+    }
+    if digits.is_empty() {
+        return Err("expected digits");
+    }
+    let mut exponent: i64 = 0;
+    if i < b.len() && matches!(b[i], b'e' | b'E') {
+        i += 1;
+        let negative = matches!(b.get(i), Some(b'-'));
+        i += usize::from(matches!(b.get(i), Some(b'+' | b'-')));
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            exponent = (exponent * 10 + i64::from(b[i] - b'0')).min(1_000_000);
+            i += 1;
+        }
+        if i == start {
+            return Err("expected digits after the exponent");
+        }
+        if negative {
+            exponent = -exponent;
+        }
+    }
+    if i != b.len() {
+        return Err("unexpected character");
+    }
+    let Some(first) = digits.iter().position(|&d| d != 0) else {
+        return Ok(()); // zero
+    };
+    let last = digits.iter().rposition(|&d| d != 0).unwrap_or(first);
+    if last - first + 1 > 38 {
+        return Err("more than 38 significant digits");
+    }
+    // The value is 0.d1d2d3… × 10^magnitude, with d1 the first non-zero digit.
+    let integer_digits = point_at.unwrap_or(digits.len()) as i64;
+    let magnitude = integer_digits - first as i64 + exponent;
+    if magnitude > 127 {
+        return Err("larger than 10^126");
+    }
+    if magnitude < -127 {
+        return Err("smaller than 10^-128");
+    }
+    Ok(())
+}
+
+/// What a raw message (sent as given, without `mega.encoding`) must satisfy before it is sent: the same
+/// checks as an encoded one (attributes, size with its attributes, characters SQS accepts), so that a raw
+/// message is refused here, with an encode error, and never by the service or a raw SNS subscription.
+fn check_raw(
+    body: &str,
+    options: &PublishOptions,
+    max_message_bytes: usize,
+) -> Result<(), PublishError> {
     validate_attributes(&options.attributes)?;
     if body.is_empty() {
         return Err(EncodeError::EmptyBody.into());
+    }
+    if let Some((offset, c)) = body.char_indices().find(|&(_, c)| !codec::sqs_allows(c)) {
+        return Err(EncodeError::InvalidCharacter {
+            offset,
+            codepoint: c as u32,
+        }
+        .into());
+    }
+    check_size(body.len(), options, max_message_bytes)
+}
+
+/// The whole message, body and attributes, against the size limit.
+fn check_size(
+    body_bytes: usize,
+    options: &PublishOptions,
+    max_message_bytes: usize,
+) -> Result<(), PublishError> {
+    let size = body_bytes
+        + options
+            .attributes
+            .iter()
+            .map(|(n, a)| a.size(n))
+            .sum::<usize>();
+    if size > max_message_bytes {
+        return Err(EncodeError::TooLarge {
+            size,
+            max: max_message_bytes,
+        }
+        .into());
     }
     Ok(())
 }
@@ -196,19 +325,7 @@ fn prepare(
             max_message_bytes,
         },
     )?;
-    let size = encoded.message_size()
-        + options
-            .attributes
-            .iter()
-            .map(|(n, a)| a.size(n))
-            .sum::<usize>();
-    if size > max_message_bytes {
-        return Err(EncodeError::TooLarge {
-            size,
-            max: max_message_bytes,
-        }
-        .into());
-    }
+    check_size(encoded.message_size(), options, max_message_bytes)?;
     Ok(encoded)
 }
 
@@ -466,7 +583,7 @@ impl SqsPublisher {
         body: &str,
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
-        check_raw(body, options)?;
+        check_raw(body, options, self.max_message_bytes)?;
         self.send(body, None, options).await
     }
 
@@ -623,7 +740,7 @@ impl SnsPublisher {
         message: &str,
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
-        check_raw(message, options)?;
+        check_raw(message, options, self.max_message_bytes)?;
         self.send(message, None, options).await
     }
 
@@ -809,5 +926,85 @@ mod tests {
             )
         );
         let _ = value!(null);
+    }
+
+    #[test]
+    fn raw_messages_get_the_encoded_messages_checks() {
+        let options = PublishOptions::default();
+        let max = MAX_MESSAGE_BYTES;
+        assert!(check_raw(&"x".repeat(max), &options, max).is_ok());
+        // One byte over: an encode error before anything is sent, as publish_json gives.
+        assert_eq!(
+            check_raw(&"x".repeat(max + 1), &options, max).unwrap_err(),
+            PublishError::Encode(EncodeError::TooLarge { size: max + 1, max })
+        );
+        let mut with_attribute = PublishOptions::default();
+        with_attribute
+            .attributes
+            .push(("n".into(), Attribute::string("y")));
+        assert!(matches!(
+            check_raw(&"x".repeat(max - 7), &with_attribute, max),
+            Err(PublishError::Encode(EncodeError::TooLarge { .. }))
+        ));
+        assert_eq!(
+            check_raw("a\u{0}b", &options, max).unwrap_err(),
+            PublishError::Encode(EncodeError::InvalidCharacter {
+                offset: 1,
+                codepoint: 0
+            })
+        );
+    }
+
+    #[test]
+    fn number_attributes_are_numbers_as_sqs_reads_them() {
+        for ok in [
+            "0",
+            "-0",
+            "+7",
+            "12.50",
+            ".5",
+            "5.",
+            "1e126",
+            "-9.99E+125",
+            "1e-128",
+            "0.0001e-124",
+            "00012",
+            "12345678901234567890123456789012345678",
+            "1234567890123456789012345678901234567800",
+            "0e999999999999",
+        ] {
+            assert_eq!(check_number(ok), Ok(()), "{ok}");
+            assert!(Attribute::number(ok).check("n").is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("abc", "expected digits"),
+            ("NaN", "expected digits"),
+            ("Infinity", "expected digits"),
+            ("", "expected digits"),
+            ("-", "expected digits"),
+            (".", "expected digits"),
+            ("1.2.3", "unexpected character"),
+            ("1e", "expected digits after the exponent"),
+            ("12 ", "unexpected character"),
+            ("0x10", "unexpected character"),
+            ("1e127", "larger than 10^126"),
+            ("1e-129", "smaller than 10^-128"),
+            (
+                "123456789012345678901234567890123456789",
+                "more than 38 significant digits",
+            ),
+        ] {
+            assert_eq!(check_number(bad), Err(why), "{bad}");
+        }
+        let err = Attribute::number("abc").check("count").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid message attribute `count`: `abc` is not a Number: expected digits"
+        );
+        let err = Attribute::string("a\u{1}").check("s").unwrap_err();
+        assert!(err.to_string().contains("U+0001 at byte 1"), "{err}");
+        let long = format!("{}1", "9".repeat(60));
+        let err = Attribute::number(&long).check("n").unwrap_err();
+        assert!(err.to_string().contains("…"), "clipped: {err}");
     }
 }

@@ -215,14 +215,28 @@ fn state_of(l: &mega_listener) -> Result<std::sync::MutexGuard<'_, State>, Error
     Ok(l.state.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-fn ms(value: i64, name: &str) -> Result<Duration, Error> {
-    u64::try_from(value)
-        .map(Duration::from_millis)
-        .map_err(|_| Error::invalid(format!("{name} must be at least 0, not {value}")))
+/// The name of a setting, for error messages; `None` for a number that is not a setting.
+fn option_name(option: mega_listener_option) -> Option<&'static str> {
+    Some(match option {
+        MEGA_LISTENER_MAX_MESSAGES => "MEGA_LISTENER_MAX_MESSAGES",
+        MEGA_LISTENER_WAIT_TIME_SECONDS => "MEGA_LISTENER_WAIT_TIME_SECONDS",
+        MEGA_LISTENER_VISIBILITY_TIMEOUT => "MEGA_LISTENER_VISIBILITY_TIMEOUT",
+        MEGA_LISTENER_POLLERS => "MEGA_LISTENER_POLLERS",
+        MEGA_LISTENER_MAX_IN_FLIGHT => "MEGA_LISTENER_MAX_IN_FLIGHT",
+        MEGA_LISTENER_HEARTBEAT => "MEGA_LISTENER_HEARTBEAT",
+        MEGA_LISTENER_SHUTDOWN_GRACE_MS => "MEGA_LISTENER_SHUTDOWN_GRACE_MS",
+        MEGA_LISTENER_DELETE_LINGER_MS => "MEGA_LISTENER_DELETE_LINGER_MS",
+        MEGA_LISTENER_RETRY_BASE_MS => "MEGA_LISTENER_RETRY_BASE_MS",
+        MEGA_LISTENER_RETRY_MAX_MS => "MEGA_LISTENER_RETRY_MAX_MS",
+        MEGA_LISTENER_HANDLE_SIGNALS => "MEGA_LISTENER_HANDLE_SIGNALS",
+        MEGA_LISTENER_KEEP_UNMATCHED => "MEGA_LISTENER_KEEP_UNMATCHED",
+        _ => return None,
+    })
 }
 
-/// Changes a setting (`MEGA_LISTENER_*`). Values are checked here where they can be, and all together when the
-/// listener starts. `MEGA_RESULT_BUSY` while running.
+/// Changes a setting (`MEGA_LISTENER_*`). Every value is checked here, against the range its comment gives
+/// (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting and the value; the setting keeps its old value), so a
+/// listener whose settings were all accepted can always start. `MEGA_RESULT_BUSY` while running.
 #[no_mangle]
 pub unsafe extern "C" fn mega_listener_set(
     listener: *mut mega_listener,
@@ -233,50 +247,44 @@ pub unsafe extern "C" fn mega_listener_set(
         // SAFETY: a live object or NULL.
         let l = unsafe { arg_ref(listener, "listener") }?;
         let mut st = state_of(l)?;
-        let int = |name: &str| {
-            i32::try_from(value)
-                .map_err(|_| Error::invalid(format!("{name} is out of range: {value}")))
+        let name = option_name(option).ok_or_else(|| {
+            Error::invalid(format!(
+                "`option` {option} is not a MEGA_LISTENER_* setting"
+            ))
+        })?;
+        let out_of_range = || Error::invalid(format!("{name} is out of range: {value}"));
+        let int = || i32::try_from(value).map_err(|_| out_of_range());
+        let count = || usize::try_from(value).map_err(|_| out_of_range());
+        let ms = || {
+            u64::try_from(value)
+                .map(Duration::from_millis)
+                .map_err(|_| Error::invalid(format!("{name} must be at least 0, not {value}")))
         };
-        let count = |name: &str| {
-            usize::try_from(value)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| Error::invalid(format!("{name} must be at least 1, not {value}")))
-        };
-        let c = &mut st.config;
+        // Changed on a copy, checked whole, kept only when valid.
+        let mut c = st.config.clone();
         match option {
-            MEGA_LISTENER_MAX_MESSAGES => {
-                c.max_number_of_messages = int("MEGA_LISTENER_MAX_MESSAGES")?
-            }
-            MEGA_LISTENER_WAIT_TIME_SECONDS => {
-                c.wait_time_seconds = int("MEGA_LISTENER_WAIT_TIME_SECONDS")?
-            }
+            MEGA_LISTENER_MAX_MESSAGES => c.max_number_of_messages = int()?,
+            MEGA_LISTENER_WAIT_TIME_SECONDS => c.wait_time_seconds = int()?,
             MEGA_LISTENER_VISIBILITY_TIMEOUT => {
-                c.visibility_timeout = if value < 0 {
-                    None
-                } else {
-                    Some(int("MEGA_LISTENER_VISIBILITY_TIMEOUT")?)
-                }
+                c.visibility_timeout = if value < 0 { None } else { Some(int()?) }
             }
-            MEGA_LISTENER_POLLERS => c.pollers = count("MEGA_LISTENER_POLLERS")?,
-            MEGA_LISTENER_MAX_IN_FLIGHT => c.max_in_flight = count("MEGA_LISTENER_MAX_IN_FLIGHT")?,
+            MEGA_LISTENER_POLLERS => c.pollers = count()?,
+            MEGA_LISTENER_MAX_IN_FLIGHT => c.max_in_flight = count()?,
             MEGA_LISTENER_HEARTBEAT => c.heartbeat = value != 0,
-            MEGA_LISTENER_SHUTDOWN_GRACE_MS => {
-                c.shutdown_grace = ms(value, "MEGA_LISTENER_SHUTDOWN_GRACE_MS")?
-            }
-            MEGA_LISTENER_DELETE_LINGER_MS => {
-                c.delete_linger = ms(value, "MEGA_LISTENER_DELETE_LINGER_MS")?
-            }
-            MEGA_LISTENER_RETRY_BASE_MS => c.retry.base = ms(value, "MEGA_LISTENER_RETRY_BASE_MS")?,
-            MEGA_LISTENER_RETRY_MAX_MS => c.retry.max = ms(value, "MEGA_LISTENER_RETRY_MAX_MS")?,
+            MEGA_LISTENER_SHUTDOWN_GRACE_MS => c.shutdown_grace = ms()?,
+            MEGA_LISTENER_DELETE_LINGER_MS => c.delete_linger = ms()?,
+            MEGA_LISTENER_RETRY_BASE_MS => c.retry.base = ms()?,
+            MEGA_LISTENER_RETRY_MAX_MS => c.retry.max = ms()?,
             MEGA_LISTENER_HANDLE_SIGNALS => c.handle_signals = value != 0,
-            MEGA_LISTENER_KEEP_UNMATCHED => st.keep_unmatched = value != 0,
-            other => {
-                return Err(Error::invalid(format!(
-                    "`option` {other} is not a MEGA_LISTENER_* setting"
-                )))
+            MEGA_LISTENER_KEEP_UNMATCHED => {
+                st.keep_unmatched = value != 0;
+                return Ok(());
             }
+            _ => unreachable!("option_name knows every setting"),
         }
+        c.validate()
+            .map_err(|e| Error::invalid(format!("{name} = {value}: {e}")))?;
+        st.config = c;
         Ok(())
     })
 }
@@ -473,12 +481,22 @@ pub unsafe extern "C" fn mega_listener_run(listener: *const mega_listener) -> me
                 "the listener is already running",
             ));
         }
+        // Cleared on every way out of the run, a panic included, so that a failed run never leaves the
+        // listener "running" (every later call BUSY, and mega_listener_free waiting forever).
+        let _running = RunningFlag(l);
         *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        let result = run(l);
-        l.stop.store(false, Ordering::Release);
-        l.running.store(false, Ordering::Release);
-        result
+        run(l)
     })
+}
+
+/// Marks the end of a run when dropped: the stop request is consumed and the listener is not running.
+struct RunningFlag<'a>(&'a mega_listener);
+
+impl Drop for RunningFlag<'_> {
+    fn drop(&mut self) {
+        self.0.stop.store(false, Ordering::Release);
+        self.0.running.store(false, Ordering::Release);
+    }
 }
 
 fn run(l: &mega_listener) -> Result<(), Error> {
@@ -893,4 +911,34 @@ pub unsafe extern "C" fn mega_message_payload_bson(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_panics_leaves_the_listener_stopped_and_usable() {
+        let l = mega_listener {
+            settings: AwsSettings::default(),
+            state: Mutex::new(State {
+                config: ListenerConfig::new("http://127.0.0.1:1/queue/q"),
+                subscribers: Vec::new(),
+                names: HashSet::new(),
+                keep_unmatched: false,
+            }),
+            stop: Arc::new(AtomicBool::new(true)),
+            running: AtomicBool::new(true),
+            stats: Mutex::new(None),
+        };
+        // As mega_listener_run does, with a run that panics.
+        let result = guard("test", || {
+            let _running = RunningFlag(&l);
+            panic!("a run that panics");
+        });
+        assert_eq!(result, MEGA_RESULT_PANIC);
+        assert!(!l.running.load(Ordering::Acquire));
+        assert!(!l.stop.load(Ordering::Acquire));
+        assert!(state_of(&l).is_ok(), "settings can be changed again");
+    }
 }

@@ -145,8 +145,9 @@ pub unsafe extern "C" fn mega_publish_options_set_delay_seconds(
 }
 
 /// Adds a `String` or `Number` message attribute (`data_type` is `String`, `Number`, or either with a custom
-/// suffix such as `Number.float`). Names starting with `mega.` are reserved; at most 9 attributes (checked
-/// when publishing).
+/// suffix such as `Number.float`). The name and value are checked here as SQS would check them
+/// (`MEGA_RESULT_INVALID_ARGUMENT`, naming the attribute: a `Number` that is not a number, a character SQS
+/// refuses, a reserved name such as `mega.*`); the count (at most 9) and duplicates when publishing.
 #[no_mangle]
 pub unsafe extern "C" fn mega_publish_options_add_attribute(
     options: *mut mega_publish_options,
@@ -166,13 +167,12 @@ pub unsafe extern "C" fn mega_publish_options_add_attribute(
                  mega_publish_options_add_binary_attribute for Binary)"
             )));
         }
-        o.inner.attributes.push((
-            name.to_owned(),
-            Attribute {
-                data_type: data_type.to_owned(),
-                value: AttributeValue::Text(value.to_owned()),
-            },
-        ));
+        let attribute = Attribute {
+            data_type: data_type.to_owned(),
+            value: AttributeValue::Text(value.to_owned()),
+        };
+        attribute.check(name).map_err(publish_error)?;
+        o.inner.attributes.push((name.to_owned(), attribute));
         Ok(())
     })
 }
@@ -190,9 +190,9 @@ pub unsafe extern "C" fn mega_publish_options_add_binary_attribute(
         let o = unsafe { arg_mut(options, "options") }?;
         let name = unsafe { arg_str(name, "name") }?;
         let data = unsafe { arg_bytes(data, len, "data") }?;
-        o.inner
-            .attributes
-            .push((name.to_owned(), Attribute::binary(data.to_vec())));
+        let attribute = Attribute::binary(data.to_vec());
+        attribute.check(name).map_err(publish_error)?;
+        o.inner.attributes.push((name.to_owned(), attribute));
         Ok(())
     })
 }

@@ -326,3 +326,151 @@ fn listener_with_a_c_callback_runs_stops_and_runs_again() {
         mega_local_free(local);
     }
 }
+
+#[test]
+fn absurd_settings_are_refused_where_given_and_the_listener_still_runs() {
+    unsafe {
+        let mut local = ptr::null_mut();
+        assert_eq!(mega_local_start(ptr::null(), 0, &mut local), MEGA_RESULT_OK);
+        let mut settings = ptr::null_mut();
+        assert_eq!(
+            mega_settings_new_local(mega_local_url(local), &mut settings),
+            MEGA_RESULT_OK
+        );
+        let mut url = ptr::null_mut();
+        let name = c("abi-absurd");
+        assert_eq!(
+            mega_queue_create(settings, name.as_ptr(), ptr::null(), &mut url),
+            MEGA_RESULT_OK
+        );
+        let mut l = ptr::null_mut();
+        assert_eq!(mega_listener_new(settings, url, &mut l), MEGA_RESULT_OK);
+        for (option, value, named) in [
+            (
+                MEGA_LISTENER_MAX_IN_FLIGHT,
+                i64::MAX,
+                "MEGA_LISTENER_MAX_IN_FLIGHT",
+            ),
+            (MEGA_LISTENER_POLLERS, i64::MAX, "MEGA_LISTENER_POLLERS"),
+            (MEGA_LISTENER_POLLERS, 0, "MEGA_LISTENER_POLLERS"),
+            (
+                MEGA_LISTENER_MAX_IN_FLIGHT,
+                -1,
+                "MEGA_LISTENER_MAX_IN_FLIGHT",
+            ),
+            (
+                MEGA_LISTENER_SHUTDOWN_GRACE_MS,
+                i64::MAX,
+                "MEGA_LISTENER_SHUTDOWN_GRACE_MS",
+            ),
+            (
+                MEGA_LISTENER_DELETE_LINGER_MS,
+                i64::MAX,
+                "MEGA_LISTENER_DELETE_LINGER_MS",
+            ),
+            (
+                MEGA_LISTENER_RETRY_BASE_MS,
+                i64::MAX,
+                "MEGA_LISTENER_RETRY_BASE_MS",
+            ),
+            (MEGA_LISTENER_MAX_MESSAGES, 11, "MEGA_LISTENER_MAX_MESSAGES"),
+            (
+                MEGA_LISTENER_WAIT_TIME_SECONDS,
+                21,
+                "MEGA_LISTENER_WAIT_TIME_SECONDS",
+            ),
+            (
+                MEGA_LISTENER_VISIBILITY_TIMEOUT,
+                43_201,
+                "MEGA_LISTENER_VISIBILITY_TIMEOUT",
+            ),
+        ] {
+            assert_eq!(
+                mega_listener_set(l, option, value),
+                MEGA_RESULT_INVALID_ARGUMENT,
+                "{named} = {value} accepted"
+            );
+            let message = last_error();
+            assert!(
+                message.contains(named) && message.contains(&value.to_string()),
+                "{message}"
+            );
+        }
+        // The largest accepted values are accepted.
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_MAX_IN_FLIGHT, 100_000),
+            MEGA_RESULT_OK
+        );
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_POLLERS, 2),
+            MEGA_RESULT_OK
+        );
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_WAIT_TIME_SECONDS, 1),
+            MEGA_RESULT_OK
+        );
+
+        // Nothing was left half-set: the listener runs, stops, and is not running afterwards.
+        let shared = std::sync::Arc::new(Shared(l));
+        let runner = {
+            let shared = shared.clone();
+            std::thread::spawn(move || mega_listener_run(shared.0))
+        };
+        let running = || {
+            let mut running = false;
+            assert_eq!(mega_listener_is_running(l, &mut running), MEGA_RESULT_OK);
+            running
+        };
+        wait_until("the run", running);
+        mega_listener_stop(l);
+        assert_eq!(runner.join().unwrap(), MEGA_RESULT_OK, "{}", last_error());
+        assert!(!running());
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_POLLERS, 1),
+            MEGA_RESULT_OK
+        );
+        mega_listener_free(l);
+        mega_string_free(url);
+        mega_settings_free(settings);
+        mega_local_free(local);
+    }
+}
+
+#[test]
+fn bad_attributes_are_refused_when_added() {
+    unsafe {
+        let mut options = ptr::null_mut();
+        assert_eq!(mega_publish_options_new(&mut options), MEGA_RESULT_OK);
+        let add = |name: &str, data_type: &str, value: &str| {
+            let (n, t, v) = (c(name), c(data_type), c(value));
+            mega_publish_options_add_attribute(options, n.as_ptr(), t.as_ptr(), v.as_ptr())
+        };
+        assert_eq!(add("price", "Number", "12.50"), MEGA_RESULT_OK);
+        assert_eq!(add("big", "Number.int", "-1e126"), MEGA_RESULT_OK);
+        for (name, data_type, value, says) in [
+            ("count", "Number", "abc", "not a Number"),
+            ("count", "Number", "NaN", "not a Number"),
+            ("count", "Number", "1e200", "10^126"),
+            (
+                "count",
+                "Number",
+                "1234567890123456789012345678901234567890",
+                "38",
+            ),
+            ("mega.x", "String", "v", "reserved"),
+            ("text", "String", "a\u{1}b", "U+0001"),
+        ] {
+            assert_eq!(
+                add(name, data_type, value),
+                MEGA_RESULT_INVALID_ARGUMENT,
+                "{name}={value}"
+            );
+            let message = last_error();
+            assert!(
+                message.contains(name) && message.contains(says),
+                "{message}"
+            );
+        }
+        mega_publish_options_free(options);
+    }
+}

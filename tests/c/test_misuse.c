@@ -156,11 +156,18 @@ static void service_misuse(void) {
     OK(mega_listener_subscribe(l, "x", MEGA_SUBSCRIBER_DATA, NULL, MEGA_SYNTAX_MEGA, never_called, NULL));
     FAILS(MEGA_RESULT_LISTENER, mega_listener_subscribe(l, "x", MEGA_SUBSCRIBER_DATA, NULL, MEGA_SYNTAX_MEGA,
                                                         never_called, NULL));
-    /* An invalid setting is refused when the listener starts. */
-    OK(mega_listener_set(l, MEGA_LISTENER_MAX_MESSAGES, 11));
-    FAILS(MEGA_RESULT_LISTENER, mega_listener_run(l));
-    CHECK(strstr(mega_last_error_message(), "max_number_of_messages") != NULL);
+    /* An invalid setting is refused where it is given, naming it; the listener keeps its old value. */
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set(l, MEGA_LISTENER_MAX_MESSAGES, 11));
+    CHECK(strstr(mega_last_error_message(), "MEGA_LISTENER_MAX_MESSAGES") != NULL);
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set(l, MEGA_LISTENER_MAX_IN_FLIGHT, INT64_MAX));
+    CHECK(strstr(mega_last_error_message(), "9223372036854775807") != NULL);
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set(l, MEGA_LISTENER_POLLERS, INT64_MAX));
     OK(mega_listener_set(l, MEGA_LISTENER_MAX_MESSAGES, 10));
+    {
+        bool running = true;
+        OK(mega_listener_is_running(l, &running));
+        CHECK(!running);
+    }
     /* Stopped (twice) before it runs: the run returns at once. */
     mega_listener_stop(l);
     mega_listener_stop(l);
@@ -176,8 +183,11 @@ static void service_misuse(void) {
     CHECK(strstr(mega_last_error_message(), "event.name is missing") != NULL);
     OK(mega_publish_options_new(&opts));
     FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_publish_options_set_delay_seconds(opts, 901));
-    OK(mega_publish_options_add_attribute(opts, "mega.mine", "String", "x"));
-    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_publisher_publish_json(pub, "{\"a\": 1}", opts, NULL));
+    /* Attributes are checked where they are added. */
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_publish_options_add_attribute(opts, "mega.mine", "String", "x"));
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_publish_options_add_attribute(opts, "count", "Number", "abc"));
+    CHECK(strstr(mega_last_error_message(), "`count`") != NULL);
+    CHECK(strstr(mega_last_error_message(), "not a Number") != NULL);
     FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_publish_options_add_attribute(opts, "n", "Binary", "x"));
     mega_publish_options_free(opts);
     OK(mega_publish_options_new(&opts));

@@ -149,7 +149,20 @@ impl ListenerConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), ListenerError> {
+    /// The most concurrent ReceiveMessage loops (each holds a long poll).
+    pub const MAX_POLLERS: usize = 256;
+    /// The most messages processed at once.
+    pub const MAX_IN_FLIGHT: usize = 100_000;
+    /// The longest shutdown grace (one day).
+    pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(24 * 3600);
+    /// The longest a delete may wait to share a batch (one minute).
+    pub const MAX_DELETE_LINGER: Duration = Duration::from_secs(60);
+    /// The longest retry delay (SQS's largest visibility timeout, 12 hours).
+    pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(43_200);
+
+    /// Checks every setting against its range; the listener does so when it starts, and a binding can call
+    /// it when a setting is changed, so that a bad value is refused where it was given.
+    pub fn validate(&self) -> Result<(), ListenerError> {
         let bad = |m: String| Err(ListenerError::InvalidConfig(m));
         if !(1..=10).contains(&self.max_number_of_messages) {
             return bad(format!(
@@ -170,8 +183,37 @@ impl ListenerConfig {
                 ));
             }
         }
-        if self.pollers == 0 || self.max_in_flight == 0 {
-            return bad("pollers and max_in_flight must be at least 1".into());
+        if !(1..=Self::MAX_POLLERS).contains(&self.pollers) {
+            return bad(format!(
+                "pollers must be 1 to {}, not {}",
+                Self::MAX_POLLERS,
+                self.pollers
+            ));
+        }
+        if !(1..=Self::MAX_IN_FLIGHT).contains(&self.max_in_flight) {
+            return bad(format!(
+                "max_in_flight must be 1 to {}, not {}",
+                Self::MAX_IN_FLIGHT,
+                self.max_in_flight
+            ));
+        }
+        for (name, value, max) in [
+            (
+                "shutdown_grace",
+                self.shutdown_grace,
+                Self::MAX_SHUTDOWN_GRACE,
+            ),
+            ("delete_linger", self.delete_linger, Self::MAX_DELETE_LINGER),
+            ("retry.base", self.retry.base, Self::MAX_RETRY_DELAY),
+            ("retry.max", self.retry.max, Self::MAX_RETRY_DELAY),
+        ] {
+            if value > max {
+                return bad(format!(
+                    "{name} must be at most {} ms, not {} ms",
+                    max.as_millis(),
+                    value.as_millis()
+                ));
+            }
         }
         if self.queue_url.is_empty() {
             return bad("queue_url is empty".into());

@@ -23,6 +23,23 @@
 //!
 //! Encoding writes integers as int32 when they fit and int64 otherwise (as PyMongo does), date-times as UTC
 //! datetime (sub-millisecond digits are dropped: BSON has milliseconds), bytes as generic binary (subtype 0).
+//!
+//! # Why not the bson crate
+//!
+//! This codec is written here, not taken from the `bson` crate, because:
+//! - **It reads into [`Value`] directly**, folding BSON's kinds into the payload model as the table says
+//!   (ObjectId and symbol to strings, timestamps to integers, any binary subtype to bytes) in one pass,
+//!   with no intermediate `Document` and no serde in the payload layer.
+//! - **Decimal128 is exact both ways** through [`Decimal`], the same type JSON's big numbers use, so a
+//!   decimal read from JSON is written to BSON and back without loss (or refused, never rounded).
+//! - **It is strict and bounded for untrusted bodies**: a body must be exactly one document (the `bson`
+//!   crate's `Document::from_reader` ignores bytes after it), nesting depth is bounded, kinds that are not
+//!   payload data are refused, and errors give the byte offset and the dotted path of the element.
+//! - **It writes what the other MEGA implementations write** (PyMongo's int32/int64 rule), byte for byte.
+//!
+//! `core/tests/codec_differential.rs` checks it against the `bson` crate (a dev-dependency only): the same
+//! bytes for the same document, each reading the other's; the deliberate differences are listed in
+//! docs/payloads.md.
 
 use chrono::{DateTime, Utc};
 
@@ -339,7 +356,8 @@ impl<'a> Reader<'a> {
                 self.take(16)?.try_into().expect("16"),
             )),
             other => {
-                self.pos -= 1;
+                // Point at the type byte, which precedes the key (its bytes and NUL) just read.
+                self.pos -= self.path.last().map_or(0, String::len) + 2;
                 return Err(self.fail(BsonProblem::UnsupportedType(other)));
             }
         })
@@ -551,6 +569,8 @@ mod tests {
             matches!(e.problem, BsonProblem::UnsupportedType(0x0B)),
             "{e}"
         );
+        // The offset is the type byte's (regression: it was the key's NUL).
+        assert_eq!(e.offset, 4, "{e}");
     }
 
     #[test]

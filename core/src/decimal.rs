@@ -4,6 +4,18 @@
 //! the specials NaN and ±Infinity. Trailing zeros are kept (`1.50` stays `1.50`), as Decimal128 does. Text
 //! follows the BSON Decimal128 to-string rules (plain notation, or scientific when the exponent is positive
 //! or the number is very small), so `19.99` round-trips through BSON as `19.99`.
+//!
+//! # Why not a decimal crate
+//!
+//! Written here rather than taken from a decimal crate (or the `bson` crate's `Decimal128`, which only
+//! parses and prints) because [`Value`] needs, in one type: **any number of digits and a 64-bit
+//! exponent** (a JSON integer of any length, `1e400`), which fixed-precision decimal types (28 or 34
+//! digits, small exponents) cannot hold; **trailing zeros and the exponent kept** (`1.50` is not `1.5`
+//! in Decimal128); **NaN and ±Infinity** (Decimal128 has them); **exact comparison** with integers and
+//! floats ([`Decimal::cmp_value`], behind the pattern matcher's numeric comparisons); and the
+//! **Decimal128 BID encoding**, refusing rather than rounding what does not fit. Digits are stored as
+//! text, which suits values that are compared and transported, not computed with: there is no
+//! arithmetic.
 
 use std::cmp::Ordering;
 use std::fmt;

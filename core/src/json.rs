@@ -9,6 +9,26 @@
 //! which keeps the kinds JSON lacks as one-key objects: `{"$bytes": "<base64>"}`, `{"$datetime": "<RFC
 //! 3339>"}`, `{"$decimal": "<digits>"}` and `{"$float": "NaN"|"Infinity"|"-Infinity"}`. [`from_tagged`] turns
 //! such objects back into typed values.
+//!
+//! # Why not serde_json
+//!
+//! This codec is written here, not taken from serde_json, because the payload model needs what serde_json's
+//! `Value` does not give (the differences are asserted in `core/tests/codec_differential.rs` and listed in
+//! docs/payloads.md):
+//! - **Exact numbers.** Integers beyond 64 bits and numbers beyond the f64 range become exact
+//!   [`Decimal`]s; serde_json (without `arbitrary_precision`) rounds the former to an f64 and refuses the
+//!   latter. Floats are read correctly rounded (std's parser), so every float round-trips bit for bit.
+//! - **Our [`Value`] directly.** The parser builds [`Value`]s (insertion-ordered maps, built once at their
+//!   exact size, strings sliced from the input when they have no escapes) rather than going through
+//!   serde's data model and a conversion; serde_json's default map sorts keys, ours keep the document's
+//!   order, which the canonical MEGA form and re-publishing rely on.
+//! - **Kinds JSON lacks.** Date-times, bytes, decimals and non-finite floats are written as RFC 3339
+//!   strings, or as *tagged* JSON that [`from_tagged`] reads back; plain output refuses bytes and NaN
+//!   with the path of the value (`$.a[1]`) instead of writing `null`.
+//! - **Hostile input.** Nesting depth is bounded and configurable ([`parse_with_depth`]), and errors carry
+//!   the byte offset, line and column for users.
+//! - **SQS-safe output.** Strings escape U+FFFE and U+FFFF, which SQS bodies cannot contain.
+//! - **No serde in the payload layer.** serde_json is only a dev-dependency, for those differential tests.
 
 use std::fmt::Write as _;
 

@@ -267,8 +267,8 @@ async fn demo(settings: &AwsSettings, url: &str) -> Result<String, CliError> {
     writeln!(out, "queue {queue}\n  dead-letter queue after 2 receives: {dlq}\n  subscribed to topic {topic}\n")?;
 
     // Publish: JSON and BSON, directly and through SNS.
-    let direct = SqsPublisher::new(settings, &queue).await;
-    let topic_publisher = SnsPublisher::new(settings, &topic).await;
+    let direct = SqsPublisher::new(settings, &queue);
+    let topic_publisher = SnsPublisher::new(settings, &topic);
     let json = PublishOptions::default();
     let bson = PublishOptions {
         binary_encoding: true,
@@ -363,8 +363,7 @@ async fn demo(settings: &AwsSettings, url: &str) -> Result<String, CliError> {
             },
             ..ListenerConfig::new(&queue)
         },
-    )
-    .await;
+    );
     for s in subscribers(&journal)? {
         listener
             .register_subscriber(s)

@@ -33,7 +33,7 @@ async fn preload(settings: &AwsSettings, name: &str, count: usize) -> String {
         .queue_url()
         .unwrap()
         .to_owned();
-    let publisher = SqsPublisher::new(settings, &url).await;
+    let publisher = SqsPublisher::new(settings, &url);
     let entries: Vec<_> = (0..count)
         .map(|n| BatchEntry::new(Content::Data(value!({"type": "order", "n": (n as i64)}))))
         .collect();
@@ -71,8 +71,7 @@ async fn listener_run(settings: &AwsSettings, round: usize) -> ListenerRun {
             handle_signals: false,
             ..ListenerConfig::new(&url)
         },
-    )
-    .await;
+    );
     listener
         .register_subscriber(
             Subscriber::new(

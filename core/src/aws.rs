@@ -97,6 +97,86 @@ impl AwsSettings {
     }
 }
 
+/// The runtime the library runs on for callers without one of their own (the C ABI and the other bindings,
+/// [`crate::listen::SqsListener::listen_blocking`]): made on first use, one worker per core, never torn down
+/// (its threads live as long as the process), so a client made on it stays usable across calls and no call
+/// ever waits for a runtime to wind down.
+pub fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let _one_at_a_time = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("sqs-mega")
+        .enable_all()
+        .build()?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// An SDK client made on first use, inside the runtime that first uses it (the SDK's connection pool
+/// belongs to that runtime), so that building a listener or a publisher needs no runtime and contacts
+/// nothing. Clones share the client.
+#[derive(Clone)]
+pub(crate) struct LazyClient<C> {
+    settings: AwsSettings,
+    cell: std::sync::Arc<tokio::sync::OnceCell<C>>,
+}
+
+/// The SDK clients sqs-mega makes.
+pub(crate) trait SdkClient: Sized {
+    fn from_conf(config: &aws_config::SdkConfig) -> Self;
+}
+
+impl SdkClient for aws_sdk_sqs::Client {
+    fn from_conf(config: &aws_config::SdkConfig) -> Self {
+        aws_sdk_sqs::Client::new(config)
+    }
+}
+
+impl SdkClient for aws_sdk_sns::Client {
+    fn from_conf(config: &aws_config::SdkConfig) -> Self {
+        aws_sdk_sns::Client::new(config)
+    }
+}
+
+impl<C: SdkClient> LazyClient<C> {
+    /// A client for `settings`, made when first needed.
+    pub(crate) fn new(settings: &AwsSettings) -> Self {
+        LazyClient {
+            settings: settings.clone(),
+            cell: Default::default(),
+        }
+    }
+
+    /// An existing client.
+    pub(crate) fn ready(client: C) -> Self {
+        LazyClient {
+            settings: AwsSettings::default(),
+            cell: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
+        }
+    }
+
+    pub(crate) async fn get(&self) -> &C {
+        self.cell
+            .get_or_init(|| async { C::from_conf(&self.settings.load().await) })
+            .await
+    }
+}
+
+impl<C> fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("settings", &self.settings)
+            .field("made", &self.cell.initialized())
+            .finish()
+    }
+}
+
 /// A failed call to SQS or SNS, reduced to what a user can act on: the operation, the service's error code
 /// and message when it answered, or the transport problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::aws::{AwsError, AwsSettings};
+use crate::aws::{AwsError, AwsSettings, LazyClient};
 use crate::codec::{
     self, Content, EncodeError, EncodeOptions, Encoded, ENCODING_ATTRIBUTE, MAX_MESSAGE_BYTES,
 };
@@ -531,19 +531,27 @@ fn no_delay(options: &PublishOptions) -> Result<(), PublishError> {
 /// Sends payloads to one SQS queue.
 #[derive(Clone, Debug)]
 pub struct SqsPublisher {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     queue_url: String,
     max_message_bytes: usize,
 }
 
 impl SqsPublisher {
-    /// A publisher for `queue_url`, connecting with `settings` (or the standard AWS chain).
-    pub async fn new(settings: &AwsSettings, queue_url: impl Into<String>) -> SqsPublisher {
-        SqsPublisher::from_client(settings.sqs_client().await, queue_url)
+    /// A publisher for `queue_url`, connecting with `settings` (or the standard AWS chain). Nothing is
+    /// contacted, and no runtime is needed, until the first message is sent.
+    pub fn new(settings: &AwsSettings, queue_url: impl Into<String>) -> SqsPublisher {
+        SqsPublisher::with_client(LazyClient::new(settings), queue_url)
     }
 
     /// A publisher on an existing client.
     pub fn from_client(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> SqsPublisher {
+        SqsPublisher::with_client(LazyClient::ready(client), queue_url)
+    }
+
+    fn with_client(
+        client: LazyClient<aws_sdk_sqs::Client>,
+        queue_url: impl Into<String>,
+    ) -> SqsPublisher {
         SqsPublisher {
             client,
             queue_url: queue_url.into(),
@@ -561,8 +569,9 @@ impl SqsPublisher {
         &self.queue_url
     }
 
-    pub fn client(&self) -> &aws_sdk_sqs::Client {
-        &self.client
+    /// The SQS client (made now if it was not yet).
+    pub async fn client(&self) -> &aws_sdk_sqs::Client {
+        self.client.get().await
     }
 
     /// Encodes and sends one payload.
@@ -596,6 +605,8 @@ impl SqsPublisher {
         no_subject(options)?;
         let out = self
             .client
+            .get()
+            .await
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
@@ -619,6 +630,7 @@ impl SqsPublisher {
         &self,
         entries: Vec<BatchEntry>,
     ) -> Vec<Result<Published, PublishError>> {
+        let client = self.client.get().await;
         let send = |batch: Vec<(usize, Encoded)>| {
             let request_entries: Vec<_> = batch
                 .iter()
@@ -638,8 +650,7 @@ impl SqsPublisher {
                         .expect("id and body are set")
                 })
                 .collect();
-            let call = self
-                .client
+            let call = client
                 .send_message_batch()
                 .queue_url(&self.queue_url)
                 .set_entries(Some(request_entries));
@@ -691,7 +702,7 @@ impl SqsPublisher {
 /// Publishes payloads to one SNS topic.
 #[derive(Clone, Debug)]
 pub struct SnsPublisher {
-    client: aws_sdk_sns::Client,
+    client: LazyClient<aws_sdk_sns::Client>,
     topic_arn: String,
     max_message_bytes: usize,
 }
@@ -700,12 +711,21 @@ pub struct SnsPublisher {
 pub const SNS_MAX_MESSAGE_BYTES: usize = codec::MAX_MESSAGE_BYTES_256K;
 
 impl SnsPublisher {
-    /// A publisher for `topic_arn`, connecting with `settings` (or the standard AWS chain).
-    pub async fn new(settings: &AwsSettings, topic_arn: impl Into<String>) -> SnsPublisher {
-        SnsPublisher::from_client(settings.sns_client().await, topic_arn)
+    /// A publisher for `topic_arn`, connecting with `settings` (or the standard AWS chain). Nothing is
+    /// contacted, and no runtime is needed, until the first message is published.
+    pub fn new(settings: &AwsSettings, topic_arn: impl Into<String>) -> SnsPublisher {
+        SnsPublisher::with_client(LazyClient::new(settings), topic_arn)
     }
 
+    /// A publisher on an existing client.
     pub fn from_client(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> SnsPublisher {
+        SnsPublisher::with_client(LazyClient::ready(client), topic_arn)
+    }
+
+    fn with_client(
+        client: LazyClient<aws_sdk_sns::Client>,
+        topic_arn: impl Into<String>,
+    ) -> SnsPublisher {
         SnsPublisher {
             client,
             topic_arn: topic_arn.into(),
@@ -720,6 +740,11 @@ impl SnsPublisher {
 
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
+    }
+
+    /// The SNS client (made now if it was not yet).
+    pub async fn client(&self) -> &aws_sdk_sns::Client {
+        self.client.get().await
     }
 
     /// Encodes and publishes one payload.
@@ -753,6 +778,8 @@ impl SnsPublisher {
         no_delay(options)?;
         let out = self
             .client
+            .get()
+            .await
             .publish()
             .topic_arn(&self.topic_arn)
             .message(message)
@@ -774,6 +801,7 @@ impl SnsPublisher {
         &self,
         entries: Vec<BatchEntry>,
     ) -> Vec<Result<Published, PublishError>> {
+        let client = self.client.get().await;
         let send = |batch: Vec<(usize, Encoded)>| {
             let request_entries: Vec<_> = batch
                 .iter()
@@ -793,8 +821,7 @@ impl SnsPublisher {
                         .expect("id and message are set")
                 })
                 .collect();
-            let call = self
-                .client
+            let call = client
                 .publish_batch()
                 .topic_arn(&self.topic_arn)
                 .set_publish_batch_request_entries(Some(request_entries));
@@ -840,6 +867,105 @@ impl SnsPublisher {
             send,
         )
         .await
+    }
+}
+
+/// Where a [`Publisher`] sends: an SQS queue (by URL) or an SNS topic (by ARN).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Queue(String),
+    Topic(String),
+}
+
+/// Publishes to a queue or a topic, one type for both (what the bindings expose). Built from settings
+/// alone: the client is made on first use.
+#[derive(Clone, Debug)]
+pub struct Publisher(Inner);
+
+#[derive(Clone, Debug)]
+enum Inner {
+    Sqs(SqsPublisher),
+    Sns(SnsPublisher),
+}
+
+impl Publisher {
+    pub fn new(settings: &AwsSettings, target: Target) -> Publisher {
+        match target {
+            Target::Queue(url) => Publisher::queue(settings, url),
+            Target::Topic(arn) => Publisher::topic(settings, arn),
+        }
+    }
+
+    /// A publisher to the SQS queue at `queue_url`.
+    pub fn queue(settings: &AwsSettings, queue_url: impl Into<String>) -> Publisher {
+        Publisher(Inner::Sqs(SqsPublisher::new(settings, queue_url)))
+    }
+
+    /// A publisher to the SNS topic `topic_arn`.
+    pub fn topic(settings: &AwsSettings, topic_arn: impl Into<String>) -> Publisher {
+        Publisher(Inner::Sns(SnsPublisher::new(settings, topic_arn)))
+    }
+
+    /// Sets the maximum message size (defaults: 1 MiB for SQS, 256 KiB for SNS).
+    pub fn with_max_message_bytes(self, max: usize) -> Publisher {
+        Publisher(match self.0 {
+            Inner::Sqs(p) => Inner::Sqs(p.with_max_message_bytes(max)),
+            Inner::Sns(p) => Inner::Sns(p.with_max_message_bytes(max)),
+        })
+    }
+
+    pub fn target(&self) -> Target {
+        match &self.0 {
+            Inner::Sqs(p) => Target::Queue(p.queue_url.clone()),
+            Inner::Sns(p) => Target::Topic(p.topic_arn.clone()),
+        }
+    }
+
+    /// Encodes and sends one payload.
+    pub async fn publish(
+        &self,
+        content: impl Into<Content>,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        match &self.0 {
+            Inner::Sqs(p) => p.publish(content, options).await,
+            Inner::Sns(p) => p.publish(content, options).await,
+        }
+    }
+
+    /// Sends a body exactly as given, without the `mega.encoding` attribute (for foreign consumers).
+    pub async fn publish_raw_message(
+        &self,
+        body: &str,
+        options: &PublishOptions,
+    ) -> Result<Published, PublishError> {
+        match &self.0 {
+            Inner::Sqs(p) => p.publish_raw_message(body, options).await,
+            Inner::Sns(p) => p.publish_raw_message(body, options).await,
+        }
+    }
+
+    /// Sends many payloads in batches (SendMessageBatch or PublishBatch), one result per entry, in order.
+    pub async fn publish_batch(
+        &self,
+        entries: Vec<BatchEntry>,
+    ) -> Vec<Result<Published, PublishError>> {
+        match &self.0 {
+            Inner::Sqs(p) => p.publish_batch(entries).await,
+            Inner::Sns(p) => p.publish_batch(entries).await,
+        }
+    }
+}
+
+impl From<SqsPublisher> for Publisher {
+    fn from(p: SqsPublisher) -> Publisher {
+        Publisher(Inner::Sqs(p))
+    }
+}
+
+impl From<SnsPublisher> for Publisher {
+    fn from(p: SnsPublisher) -> Publisher {
+        Publisher(Inner::Sns(p))
     }
 }
 

@@ -38,7 +38,7 @@ async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
         let settings = endpoint.settings();
         let client = settings.sqs_client().await;
         let url = create_queue(&client, "happy", &[]).await;
-        let publisher = SqsPublisher::new(&settings, &url).await;
+        let publisher = SqsPublisher::new(&settings, &url);
         let mut entries = Vec::new();
         for i in 0..20 {
             let event = PayloadBuilder::new()
@@ -67,7 +67,7 @@ async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
         let events = Arc::new(AtomicUsize::new(0));
         let big_quantity = Arc::new(AtomicUsize::new(0));
         let data = Arc::new(AtomicUsize::new(0));
-        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        let mut listener = SqsListener::new(&settings, config(&url));
         listener
             .register_subscriber(
                 Subscriber::new(
@@ -136,7 +136,6 @@ async fn retried_messages_come_back_and_the_completion_store_skips_finished_subs
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "retry", &[]).await;
     SqsPublisher::new(&settings, &url)
-        .await
         .publish(
             Content::Data(value!({"order_id": "o-1"})),
             &PublishOptions::default(),
@@ -145,7 +144,7 @@ async fn retried_messages_come_back_and_the_completion_store_skips_finished_subs
         .unwrap();
     let steady = Arc::new(AtomicUsize::new(0));
     let flaky_calls = Arc::new(AtomicUsize::new(0));
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(100)));
     listener
         .register_subscriber(Subscriber::new(
@@ -195,7 +194,7 @@ async fn poison_messages_reach_the_dead_letter_queue() {
         let settings = endpoint.settings();
         let client = settings.sqs_client().await;
         let (url, dlq) = queue_with_dlq(&client, "poison", 2).await;
-        let publisher = SqsPublisher::new(&settings, &url).await;
+        let publisher = SqsPublisher::new(&settings, &url);
         publisher
             .publish(
                 Content::Data(value!({"poison": true})),
@@ -210,7 +209,7 @@ async fn poison_messages_reach_the_dead_letter_queue() {
             )
             .await
             .unwrap();
-        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        let mut listener = SqsListener::new(&settings, config(&url));
         listener
             .register_subscriber(Subscriber::new(
                 "Picky",
@@ -244,7 +243,7 @@ async fn a_panicking_handler_is_a_fatal_error_and_the_listener_goes_on() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "panics", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     for i in 0..4 {
         publisher
             .publish(Content::Data(value!({"n": i})), &PublishOptions::default())
@@ -253,7 +252,7 @@ async fn a_panicking_handler_is_a_fatal_error_and_the_listener_goes_on() {
     }
     let ok = Arc::new(AtomicUsize::new(0));
     let seen = ok.clone();
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Explodes",
@@ -279,7 +278,6 @@ async fn shutdown_lets_in_flight_work_finish_and_deletes_it() {
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "graceful", &[]).await;
     SqsPublisher::new(&settings, &url)
-        .await
         .publish(
             Content::Plaintext("slow job".into()),
             &PublishOptions::default(),
@@ -289,7 +287,7 @@ async fn shutdown_lets_in_flight_work_finish_and_deletes_it() {
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(Mutex::new(false));
     let (s, f) = (started.clone(), finished.clone());
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Slow",
@@ -323,7 +321,7 @@ async fn a_missing_queue_stops_the_listener_with_a_clear_error() {
     let endpoint = Endpoint::local();
     let settings = endpoint.settings();
     let url = format!("{}/123456789012/missing", endpoint.url());
-    let listener = SqsListener::new(&settings, config(&url)).await;
+    let listener = SqsListener::new(&settings, config(&url));
     let err = listener.listen().await.unwrap_err();
     match &err {
         ListenerError::Queue { queue_url, error } => {
@@ -342,7 +340,7 @@ async fn raw_payloads_can_be_transformed_into_data_objects() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "raw", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     publisher
         .publish(
             Content::Plaintext("order:42".into()),
@@ -356,7 +354,7 @@ async fn raw_payloads_can_be_transformed_into_data_objects() {
         .unwrap();
     let orders = Arc::new(Mutex::new(Vec::new()));
     let seen = orders.clone();
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener.set_raw_policy(RawPolicy::Transform(Arc::new(|m| match m.content() {
         Content::Plaintext(t) => t
             .strip_prefix("order:")
@@ -398,7 +396,6 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
     for heartbeat in [true, false] {
         let url = create_queue(&client, &format!("long-{heartbeat}"), &[]).await;
         SqsPublisher::new(&settings, &url)
-            .await
             .publish(
                 Content::Data(value!({"job": "long"})),
                 &PublishOptions::default(),
@@ -414,8 +411,7 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
                 heartbeat,
                 ..config(&url)
             },
-        )
-        .await;
+        );
         listener
             .register_subscriber(Subscriber::new(
                 "Long",
@@ -458,7 +454,7 @@ async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
         ],
     )
     .await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let mut entries = Vec::new();
     for seq in 0..5 {
         for group in ["a", "b", "c"] {
@@ -475,7 +471,7 @@ async fn fifo_order_holds_per_group_under_concurrency_and_retries() {
     let log = Arc::new(Mutex::new(Vec::<(String, i64)>::new()));
     let failed_once = Arc::new(AtomicUsize::new(0));
     let (l, f) = (log.clone(), failed_once.clone());
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Ordered",
@@ -524,8 +520,7 @@ async fn an_idle_listener_long_polls_instead_of_spinning() {
             wait_time_seconds: 2,
             ..config(&url)
         },
-    )
-    .await;
+    );
     let started = Instant::now();
     let stats = run_until(listener, |_| false_after(started, Duration::from_secs(5)))
         .await
@@ -550,7 +545,7 @@ async fn routed_and_custom_subscribers_each_get_exactly_their_messages() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "many", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let entries: Vec<_> = (0..20)
         .map(|i| {
             BatchEntry::new(
@@ -583,7 +578,7 @@ async fn routed_and_custom_subscribers_each_get_exactly_their_messages() {
             Ok(ProcessStatus::Done)
         })
     };
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     // 0: a closure over every event; 1..=50: compiled rules on event.0 .. event.49; 51: every data object;
     // 52: compiled rules on the domain.
     listener

@@ -34,7 +34,7 @@ async fn publishes_every_payload_kind_with_its_encoding() {
         let settings = endpoint.settings();
         let client = settings.sqs_client().await;
         let url = create_queue(&client, "kinds", &[]).await;
-        let publisher = SqsPublisher::new(&settings, &url).await;
+        let publisher = SqsPublisher::new(&settings, &url);
 
         let data = value!({"type": "user_notification", "user": {"id": 987650}});
         let sent: Vec<(Content, bool)> = vec![
@@ -85,7 +85,7 @@ async fn batch_chunks_by_ten_and_reports_each_entry() {
         let settings = endpoint.settings();
         let client = settings.sqs_client().await;
         let url = create_queue(&client, "batch", &[]).await;
-        let publisher = SqsPublisher::new(&settings, &url).await;
+        let publisher = SqsPublisher::new(&settings, &url);
         let mut entries: Vec<BatchEntry> = (0..25)
             .map(|i| BatchEntry::new(Content::Data(value!({"n": i}))))
             .collect();
@@ -136,7 +136,7 @@ async fn fifo_keeps_group_order_and_deduplicates() {
             &[(QueueAttributeName::FifoQueue, "true")],
         )
         .await;
-        let publisher = SqsPublisher::new(&settings, &url).await;
+        let publisher = SqsPublisher::new(&settings, &url);
         for i in 0..5 {
             let options = PublishOptions {
                 group_id: Some("cart-1".into()),
@@ -193,7 +193,7 @@ async fn sns_notifications_arrive_enveloped_or_raw_and_decode() {
             subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
             queues.push((url, raw));
         }
-        let publisher = SnsPublisher::new(&settings, &topic_arn).await;
+        let publisher = SnsPublisher::new(&settings, &topic_arn);
         let options = PublishOptions {
             binary_encoding: true,
             subject: Some("item.added".into()),
@@ -234,7 +234,7 @@ async fn a_missing_queue_is_a_clear_service_error() {
         eprintln!("endpoint: {}", endpoint.name());
         let settings = endpoint.settings();
         let publisher =
-            SqsPublisher::new(&settings, format!("{}/123456789012/nope", endpoint.url())).await;
+            SqsPublisher::new(&settings, format!("{}/123456789012/nope", endpoint.url()));
         let err = publisher
             .publish(Content::Plaintext("hi".into()), &PublishOptions::default())
             .await

@@ -22,25 +22,19 @@ use support::{create_queue, Endpoint};
 const WORKER_ENV: &str = "MEGA_SCENARIO_WORKER";
 
 /// A listener that appends each processed message's `n` to a file (the side effect), slowly.
-fn worker(
-    settings: &AwsSettings,
-    queue_url: &str,
-    log_path: &str,
-    runtime: &tokio::runtime::Runtime,
-) -> SqsListener {
-    worker_with(settings, queue_url, log_path, runtime, false, 100)
+fn worker(settings: &AwsSettings, queue_url: &str, log_path: &str) -> SqsListener {
+    worker_with(settings, queue_url, log_path, false, 100)
 }
 
 fn worker_with(
     settings: &AwsSettings,
     queue_url: &str,
     log_path: &str,
-    runtime: &tokio::runtime::Runtime,
     handle_signals: bool,
     work_ms: u64,
 ) -> SqsListener {
     let log_path = log_path.to_owned();
-    let mut listener = runtime.block_on(SqsListener::new(
+    let mut listener = SqsListener::new(
         settings,
         ListenerConfig {
             wait_time_seconds: 1,
@@ -49,7 +43,7 @@ fn worker_with(
             handle_signals,
             ..ListenerConfig::new(queue_url)
         },
-    ));
+    );
     listener
         .register_subscriber(Subscriber::new(
             "SideEffect",
@@ -92,7 +86,6 @@ fn worker_process_entry_point() {
         &AwsSettings::local(endpoint),
         queue_url,
         log_path,
-        &runtime,
         signals,
         work_ms,
     );
@@ -148,7 +141,7 @@ fn setup(name: &str, count: i64) -> Setup {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(settings.sqs_client());
     let url = runtime.block_on(create_queue(&client, name, &[]));
-    let publisher = runtime.block_on(SqsPublisher::new(&settings, &url));
+    let publisher = SqsPublisher::new(&settings, &url);
     let entries: Vec<_> = (0..count)
         .map(|n| BatchEntry::new(Content::Data(value!({"n": n}))))
         .collect();
@@ -205,7 +198,7 @@ fn crash_recovery_after_sigkill() {
     );
 
     // 2. A second listener finishes the work.
-    let listener = Arc::new(worker(&settings, &url, &log, &runtime));
+    let listener = Arc::new(worker(&settings, &url, &log));
     let handle = listener.shutdown_handle();
     let l = listener.clone();
     let thread =

@@ -32,7 +32,7 @@ async fn partial_batch_failure() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let (url, dlq) = queue_with_dlq(&client, "partial", 2).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let entries: Vec<_> = (0..20)
         .map(|n| BatchEntry::new(Content::Data(value!({"n": n, "poison": (n % 7 == 3)}))))
         .collect();
@@ -44,7 +44,7 @@ async fn partial_batch_failure() {
     let poison: HashSet<i64> = (0..20).filter(|n| n % 7 == 3).collect(); // 3, 10, 17
     let processed = Arc::new(Mutex::new(HashSet::new()));
     let p = processed.clone();
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Worker",
@@ -106,7 +106,7 @@ async fn business_idempotency_by_a_payload_key() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "orders", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let entries: Vec<_> = ["order-1", "order-2", "order-1", "order-3", "order-2"]
         .iter()
         .map(|id| {
@@ -128,8 +128,7 @@ async fn business_idempotency_by_a_payload_key() {
             max_in_flight: 1, // one at a time, so duplicates meet the store after the first finished
             ..config(&url)
         },
-    )
-    .await;
+    );
     listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(1000)));
     listener.set_idempotency_key(|m| {
         let v = m.value()?;
@@ -172,7 +171,7 @@ async fn side_effects_survive_a_crash_between_effect_and_delete() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "effects", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let entries: Vec<_> = (0..6)
         .map(|n| BatchEntry::new(Content::Data(value!({"payment": n}))))
         .collect();
@@ -185,7 +184,7 @@ async fn side_effects_survive_a_crash_between_effect_and_delete() {
     let ledger = Arc::new(Mutex::new(HashMap::<i64, usize>::new()));
     let crashes = Arc::new(AtomicUsize::new(0));
     let (l, cr) = (ledger.clone(), crashes.clone());
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Pay",
@@ -247,7 +246,7 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
             subscribe_queue(&sqs, &sns, &topic_arn, &url, raw).await;
             queues.push((url, raw));
         }
-        let publisher = SnsPublisher::new(&settings, &topic_arn).await;
+        let publisher = SnsPublisher::new(&settings, &topic_arn);
         for i in 0..6 {
             let event = PayloadBuilder::new()
                 .with_event([
@@ -267,7 +266,7 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
         for (url, raw) in queues {
             let seen = Arc::new(Mutex::new(Vec::new()));
             let s = seen.clone();
-            let mut listener = SqsListener::new(&settings, config(&url)).await;
+            let mut listener = SqsListener::new(&settings, config(&url));
             listener
                 .register_subscriber(
                     Subscriber::new(
@@ -345,7 +344,7 @@ async fn duplicate_delivery_and_injected_errors_with_a_completion_store() {
         let settings = endpoint.settings();
         let client = settings.sqs_client().await;
         let url = create_queue(&client, "dups", &[]).await;
-        publish_numbers(&SqsPublisher::new(&settings, &url).await, 0..100).await;
+        publish_numbers(&SqsPublisher::new(&settings, &url), 0..100).await;
         endpoint
             .embedded()
             .set_anomalies(
@@ -362,7 +361,7 @@ async fn duplicate_delivery_and_injected_errors_with_a_completion_store() {
             .unwrap();
         let effects = Arc::new(Mutex::new(HashMap::<i64, usize>::new()));
         let e = effects.clone();
-        let mut listener = SqsListener::new(&settings, config(&url)).await;
+        let mut listener = SqsListener::new(&settings, config(&url));
         if with_store {
             listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(10_000)));
         }
@@ -413,7 +412,7 @@ async fn backpressure_under_a_flood() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "flood", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let producer = tokio::spawn(async move { publish_numbers(&publisher, 0..3000).await });
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let s = seen.clone();
@@ -424,8 +423,7 @@ async fn backpressure_under_a_flood() {
             max_in_flight: 16,
             ..config(&url)
         },
-    )
-    .await;
+    );
     listener
         .register_subscriber(Subscriber::new(
             "Work",
@@ -471,7 +469,7 @@ async fn backlog_drain_after_an_outage() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "backlog", &[]).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     let now = chrono::Utc::now();
     let entries: Vec<_> = (0..2000i64)
         .map(|n| {
@@ -502,8 +500,7 @@ async fn backlog_drain_after_an_outage() {
             max_in_flight: 40,
             ..config(&url)
         },
-    )
-    .await;
+    );
     listener
         .register_subscriber(Subscriber::new(
             "Fresh",
@@ -541,12 +538,12 @@ async fn dlq_redrive_after_a_fix() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let (url, dlq) = queue_with_dlq(&client, "redrive", 1).await;
-    let publisher = SqsPublisher::new(&settings, &url).await;
+    let publisher = SqsPublisher::new(&settings, &url);
     publish_numbers(&publisher, 0..10).await;
     let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = Arc::new(Mutex::new(HashSet::new()));
     let (f, dn) = (fixed.clone(), done.clone());
-    let mut listener = SqsListener::new(&settings, config(&url)).await;
+    let mut listener = SqsListener::new(&settings, config(&url));
     listener
         .register_subscriber(Subscriber::new(
             "Buggy",

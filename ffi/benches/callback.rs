@@ -54,7 +54,7 @@ async fn preload(settings: &AwsSettings, name: &str) -> String {
         .queue_url()
         .unwrap()
         .to_owned();
-    let publisher = SqsPublisher::new(settings, &url).await;
+    let publisher = SqsPublisher::new(settings, &url);
     let entries: Vec<_> = (0..MESSAGES)
         .map(|n| BatchEntry::new(Content::Data(value!({"type": "order", "n": (n as i64)}))))
         .collect();
@@ -127,7 +127,7 @@ fn run_rust(
     handler: Handler,
 ) -> Measured {
     rt.block_on(async {
-        let mut listener = SqsListener::new(settings, config(url)).await;
+        let mut listener = SqsListener::new(settings, config(url));
         let pattern = compile_pattern_json(PATTERN, Syntax::EventBridge).unwrap();
         listener
             .register_subscriber(

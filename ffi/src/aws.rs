@@ -2,7 +2,6 @@
 //! programs need to set up what they publish to and listen on.
 
 use std::ffi::c_char;
-use std::sync::OnceLock;
 
 use mega_core::aws::{AwsError, AwsSettings};
 
@@ -10,25 +9,14 @@ use crate::error::*;
 use crate::owned_string;
 use crate::value::parse_json;
 
-/// The runtime every asynchronous call of the library runs on: created on first use, with one worker per
-/// core; never torn down (its threads live as long as the process).
+/// The runtime every asynchronous call of the library runs on: the core's shared one.
 pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("sqs-mega")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::new(
-                MEGA_RESULT_SERVICE,
-                format!("cannot start the library's runtime: {e}"),
-            )
-        })?;
-    // Two threads may race here: the loser's runtime is dropped (outside any runtime: fine).
-    Ok(RUNTIME.get_or_init(|| rt))
+    mega_core::aws::runtime().map_err(|e| {
+        Error::new(
+            MEGA_RESULT_SERVICE,
+            format!("cannot start the library's runtime: {e}"),
+        )
+    })
 }
 
 /// Runs a future to completion on the library's runtime, from a C thread (a listener's callback included:

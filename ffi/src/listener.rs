@@ -1,13 +1,11 @@
 //! `mega_listener`: the long-polling listener with C subscribers, and `mega_message`, what a subscriber's
 //! callback reads.
 
-use std::collections::HashSet;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use mega_core::aws::AwsSettings;
 use mega_core::json;
 use mega_core::listen::{
     Handler, HandlerError, ListenerConfig, ListenerError, Message, ProcessStatus, SqsListener,
@@ -129,22 +127,18 @@ pub const MEGA_STAT_HANDLER_P50_US: mega_stat = 15;
 /// 99th percentile callback time, microseconds.
 pub const MEGA_STAT_HANDLER_P99_US: mega_stat = 16;
 
-struct State {
-    config: ListenerConfig,
-    subscribers: Vec<Subscriber>,
-    names: HashSet<String>,
-    keep_unmatched: bool,
-}
-
 /// A long-polling listener on one queue. Made by [`mega_listener_new`], configured with
 /// [`mega_listener_set`] and [`mega_listener_subscribe`], run with [`mega_listener_run`] (blocking) and stopped
 /// with [`mega_listener_stop`] (from any thread or a signal handler). Freed with [`mega_listener_free`].
 pub struct mega_listener {
-    settings: AwsSettings,
-    state: Mutex<State>,
+    /// The core's listener: locked by a run for its whole length, so a change while running is `BUSY`.
+    inner: Mutex<SqsListener>,
+    /// Its counters (the current run's, or the last one's).
+    stats: Arc<Stats>,
+    /// Set by `mega_listener_stop` (one atomic store: safe in a signal handler); a run turns it into a
+    /// shutdown.
     stop: Arc<AtomicBool>,
     running: AtomicBool,
-    stats: Mutex<Option<Arc<Stats>>>,
 }
 
 /// A new listener on the queue at `queue_url`, with no subscribers. Nothing is contacted until
@@ -165,17 +159,12 @@ pub unsafe extern "C" fn mega_listener_new(
         }
         let mut config = ListenerConfig::new(url);
         config.handle_signals = false;
+        let inner = SqsListener::new(&s.inner, config);
         let l = Box::new(mega_listener {
-            settings: s.inner.clone(),
-            state: Mutex::new(State {
-                config,
-                subscribers: Vec::new(),
-                names: HashSet::new(),
-                keep_unmatched: false,
-            }),
+            stats: inner.stats(),
+            inner: Mutex::new(inner),
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicBool::new(false),
-            stats: Mutex::new(None),
         });
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(l)) };
@@ -205,14 +194,22 @@ pub unsafe extern "C" fn mega_listener_free(listener: *mut mega_listener) {
     });
 }
 
-fn state_of(l: &mega_listener) -> Result<std::sync::MutexGuard<'_, State>, Error> {
-    if l.running.load(Ordering::Acquire) {
-        return Err(Error::new(
+/// The listener, to change it: `BUSY` while it runs.
+fn state_of(l: &mega_listener) -> Result<std::sync::MutexGuard<'_, SqsListener>, Error> {
+    let busy = || {
+        Error::new(
             MEGA_RESULT_BUSY,
             "the listener is running: change it before mega_listener_run or after it returns",
-        ));
+        )
+    };
+    if l.running.load(Ordering::Acquire) {
+        return Err(busy());
     }
-    Ok(l.state.lock().unwrap_or_else(|p| p.into_inner()))
+    match l.inner.try_lock() {
+        Ok(guard) => Ok(guard),
+        Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Err(busy()),
+    }
 }
 
 /// The name of a setting, for error messages; `None` for a number that is not a setting.
@@ -261,7 +258,7 @@ pub unsafe extern "C" fn mega_listener_set(
                 .map_err(|_| Error::invalid(format!("{name} must be at least 0, not {value}")))
         };
         // Changed on a copy, checked whole, kept only when valid.
-        let mut c = st.config.clone();
+        let mut c = st.config().clone();
         match option {
             MEGA_LISTENER_MAX_MESSAGES => c.max_number_of_messages = int()?,
             MEGA_LISTENER_WAIT_TIME_SECONDS => c.wait_time_seconds = int()?,
@@ -277,15 +274,17 @@ pub unsafe extern "C" fn mega_listener_set(
             MEGA_LISTENER_RETRY_MAX_MS => c.retry.max = ms()?,
             MEGA_LISTENER_HANDLE_SIGNALS => c.handle_signals = value != 0,
             MEGA_LISTENER_KEEP_UNMATCHED => {
-                st.keep_unmatched = value != 0;
+                st.set_unmatched_policy(if value != 0 {
+                    UnmatchedPolicy::Keep
+                } else {
+                    UnmatchedPolicy::Delete
+                });
                 return Ok(());
             }
             _ => unreachable!("option_name knows every setting"),
         }
-        c.validate()
-            .map_err(|e| Error::invalid(format!("{name} = {value}: {e}")))?;
-        st.config = c;
-        Ok(())
+        st.set_config(c)
+            .map_err(|e| Error::invalid(format!("{name} = {value}: {e}")))
     })
 }
 
@@ -377,19 +376,13 @@ fn subscribe(
     if name.is_empty() {
         return Err(Error::invalid("`name` is empty"));
     }
-    let mut st = state_of(l)?;
-    if !st.names.insert(name.to_owned()) {
-        return Err(Error::new(
-            MEGA_RESULT_LISTENER,
-            format!("subscriber `{name}` is already registered (a subscriber is registered once)"),
-        ));
-    }
     let mut sub = Subscriber::new(name, kind, c_handler(name.to_owned(), f, userdata));
     if let Some(p) = pattern {
         sub = sub.with_pattern(p);
     }
-    st.subscribers.push(sub);
-    Ok(())
+    state_of(l)?
+        .register_subscriber(sub)
+        .map_err(listener_error)
 }
 
 /// Adds a subscriber: `name` (unique in this listener), the payloads it takes (`MEGA_SUBSCRIBER_*`), a
@@ -484,7 +477,6 @@ pub unsafe extern "C" fn mega_listener_run(listener: *const mega_listener) -> me
         // Cleared on every way out of the run, a panic included, so that a failed run never leaves the
         // listener "running" (every later call BUSY, and mega_listener_free waiting forever).
         let _running = RunningFlag(l);
-        *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = None;
         run(l)
     })
 }
@@ -500,27 +492,12 @@ impl Drop for RunningFlag<'_> {
 }
 
 fn run(l: &mega_listener) -> Result<(), Error> {
-    if l.stop.load(Ordering::Acquire) {
-        // Stopped before it started.
-        return Ok(());
-    }
-    let (config, subscribers, keep) = {
-        let st = l.state.lock().unwrap_or_else(|p| p.into_inner());
-        (st.config.clone(), st.subscribers.clone(), st.keep_unmatched)
-    };
-    let settings = l.settings.clone();
+    let listener = l.inner.lock().unwrap_or_else(|p| p.into_inner());
     let stop = l.stop.clone();
+    let handle = listener.shutdown_handle();
     let outcome = block_on(async move {
-        let mut listener = SqsListener::new(&settings, config).await;
-        for s in subscribers {
-            listener.register_subscriber(s)?;
-        }
-        if keep {
-            listener.set_unmatched_policy(UnmatchedPolicy::Keep);
-        }
-        *l.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener.stats());
-        let handle = listener.shutdown_handle();
         // A stop request is one atomic store (safe in a signal handler); this task turns it into a shutdown.
+        // A stop asked for before the run makes it return at once.
         let watcher = tokio::spawn(async move {
             loop {
                 if stop.load(Ordering::Acquire) {
@@ -530,6 +507,9 @@ fn run(l: &mega_listener) -> Result<(), Error> {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         });
+        if l.stop.load(Ordering::Acquire) {
+            listener.shutdown_handle().shutdown();
+        }
         let result = listener.listen().await;
         watcher.abort();
         result
@@ -568,12 +548,7 @@ pub unsafe extern "C" fn mega_listener_is_running(
 }
 
 fn snapshot_of(l: &mega_listener) -> StatsSnapshot {
-    l.stats
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .map(|stats| stats.snapshot())
-        .unwrap_or_default()
+    l.stats.snapshot()
 }
 
 /// A counter (`MEGA_STAT_*`) of the running listener, or of its last run once it returned (0 before any).
@@ -916,20 +891,18 @@ pub unsafe extern "C" fn mega_message_payload_bson(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mega_core::aws::AwsSettings;
 
     #[test]
     fn a_run_that_panics_leaves_the_listener_stopped_and_usable() {
+        let mut config = ListenerConfig::new("http://127.0.0.1:1/queue/q");
+        config.handle_signals = false;
+        let inner = SqsListener::new(&AwsSettings::default(), config);
         let l = mega_listener {
-            settings: AwsSettings::default(),
-            state: Mutex::new(State {
-                config: ListenerConfig::new("http://127.0.0.1:1/queue/q"),
-                subscribers: Vec::new(),
-                names: HashSet::new(),
-                keep_unmatched: false,
-            }),
+            stats: inner.stats(),
+            inner: Mutex::new(inner),
             stop: Arc::new(AtomicBool::new(true)),
             running: AtomicBool::new(true),
-            stats: Mutex::new(None),
         };
         // As mega_listener_run does, with a run that panics.
         let result = guard("test", || {

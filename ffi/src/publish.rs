@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use mega_core::codec::Content;
 use mega_core::publish::{
-    Attribute, AttributeValue, BatchEntry, PublishError, PublishOptions, Published, SnsPublisher,
-    SqsPublisher,
+    Attribute, AttributeValue, BatchEntry, PublishError, PublishOptions, Published, Publisher,
+    Target,
 };
 use mega_core::{event, Value};
 
@@ -197,26 +197,21 @@ pub unsafe extern "C" fn mega_publish_options_add_binary_attribute(
     })
 }
 
-enum Target {
-    Sqs(SqsPublisher),
-    Sns(SnsPublisher),
-}
-
 /// Publishes to one SQS queue or one SNS topic. Made by [`mega_sqs_publisher_new`] or
 /// [`mega_sns_publisher_new`], freed with [`mega_publisher_free`]. Thread-safe: any number of threads may
 /// publish through one publisher at once. Every publish call blocks its thread until the service answers.
 pub struct mega_publisher {
-    target: Target,
+    inner: Publisher,
 }
 
 /// The body of the two constructors: `address` is the queue URL or the topic ARN.
-fn new_publisher<F: std::future::Future<Output = Target>>(
+fn new_publisher(
     function: &str,
     settings: *const mega_settings,
     address: *const c_char,
     name: &str,
     out: *mut *mut mega_publisher,
-    make: impl FnOnce(mega_core::aws::AwsSettings, String) -> F,
+    target: fn(String) -> Target,
 ) -> mega_result {
     guard(function, || {
         out_ptr(out, "out")?;
@@ -226,9 +221,9 @@ fn new_publisher<F: std::future::Future<Output = Target>>(
         if address.is_empty() {
             return Err(Error::invalid(format!("`{name}` is empty")));
         }
-        let target = block_on(make(s.inner.clone(), address.to_owned()))?;
+        let inner = Publisher::new(&s.inner, target(address.to_owned()));
         // SAFETY: checked non-NULL.
-        unsafe { write_out(out, Box::into_raw(Box::new(mega_publisher { target }))) };
+        unsafe { write_out(out, Box::into_raw(Box::new(mega_publisher { inner }))) };
         Ok(())
     })
 }
@@ -246,7 +241,7 @@ pub unsafe extern "C" fn mega_sqs_publisher_new(
         queue_url,
         "queue_url",
         out,
-        |s, url| async move { Target::Sqs(SqsPublisher::new(&s, url).await) },
+        Target::Queue,
     )
 }
 
@@ -263,7 +258,7 @@ pub unsafe extern "C" fn mega_sns_publisher_new(
         topic_arn,
         "topic_arn",
         out,
-        |s, arn| async move { Target::Sns(SnsPublisher::new(&s, arn).await) },
+        Target::Topic,
     )
 }
 
@@ -329,11 +324,9 @@ fn publish_content(
     options: &PublishOptions,
 ) -> Result<Published, Error> {
     let result = block_on(async {
-        match (&publisher.target, raw) {
-            (Target::Sqs(p), None) => p.publish(content, options).await,
-            (Target::Sqs(p), Some(body)) => p.publish_raw_message(body, options).await,
-            (Target::Sns(p), None) => p.publish(content, options).await,
-            (Target::Sns(p), Some(body)) => p.publish_raw_message(body, options).await,
+        match raw {
+            None => publisher.inner.publish(content, options).await,
+            Some(body) => publisher.inner.publish_raw_message(body, options).await,
         }
     })?;
     result.map_err(publish_error)
@@ -589,12 +582,7 @@ pub unsafe extern "C" fn mega_publisher_publish_batch(
         let p = unsafe { arg_ref(publisher, "publisher") }?;
         let b = unsafe { arg_ref(batch, "batch") }?;
         let entries = b.entries.clone();
-        let results = block_on(async {
-            match &p.target {
-                Target::Sqs(p) => p.publish_batch(entries).await,
-                Target::Sns(p) => p.publish_batch(entries).await,
-            }
-        })?;
+        let results = block_on(p.inner.publish_batch(entries))?;
         let r = mega_batch_result {
             entries: results
                 .into_iter()

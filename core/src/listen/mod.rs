@@ -31,7 +31,7 @@ mod types;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::aws::{AwsError, AwsSettings};
+use crate::aws::{AwsError, AwsSettings, LazyClient};
 use crate::codec::{self, Content, ENCODING_ATTRIBUTE};
 
 pub use stats::{Stats, StatsSnapshot};
@@ -231,20 +231,37 @@ pub enum ListenerError {
     InvalidConfig(String),
     #[error("queue {queue_url}: {error}")]
     Queue { queue_url: String, error: AwsError },
+    #[error("the listener is already running (one run at a time)")]
+    AlreadyRunning,
 }
 
-/// Stops a running listener from anywhere (another task, thread, or a signal handler's task).
-#[derive(Clone, Debug)]
-pub struct ShutdownHandle(CancellationToken);
+/// Stops a running listener from anywhere (another task, thread, or a signal handler's task). A stop asked
+/// for while the listener is not running makes its next run return at once; each run consumes the stop that
+/// ended it, so the listener can run again.
+#[derive(Clone, Debug, Default)]
+pub struct ShutdownHandle(Arc<Mutex<CancellationToken>>);
 
 impl ShutdownHandle {
     /// Begins a graceful shutdown: no more receives; in-flight work finishes within the grace period.
     pub fn shutdown(&self) {
-        self.0.cancel();
+        self.token().cancel();
     }
 
+    /// Whether a shutdown was asked for and not yet consumed by the end of a run.
     pub fn is_shutdown(&self) -> bool {
-        self.0.is_cancelled()
+        self.token().is_cancelled()
+    }
+
+    fn token(&self) -> CancellationToken {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Consumes a shutdown: the next run starts afresh.
+    fn rearm(&self) {
+        let mut token = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if token.is_cancelled() {
+            *token = CancellationToken::new();
+        }
     }
 }
 
@@ -318,33 +335,55 @@ impl SubscriberIndex {
     }
 }
 
-/// Long-polls one SQS queue and dispatches its messages to subscribers.
+/// Long-polls one SQS queue and dispatches its messages to subscribers. Built from settings and a
+/// configuration alone (no runtime needed, nothing contacted until it runs); it can run, stop and run again.
 pub struct SqsListener {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     config: ListenerConfig,
     rules: Rules,
     stats: Arc<Stats>,
-    stop: CancellationToken,
+    stop: ShutdownHandle,
+    running: AtomicBool,
 }
 
 impl SqsListener {
-    /// A listener connecting with `settings` (or the standard AWS chain).
-    pub async fn new(settings: &AwsSettings, config: ListenerConfig) -> SqsListener {
-        SqsListener::from_client(settings.sqs_client().await, config)
+    /// A listener connecting with `settings` (or the standard AWS chain). Its SQS client is made when it
+    /// first runs, inside the runtime that runs it.
+    pub fn new(settings: &AwsSettings, config: ListenerConfig) -> SqsListener {
+        SqsListener::with_client(LazyClient::new(settings), config)
     }
 
+    /// A listener on an existing client.
     pub fn from_client(client: aws_sdk_sqs::Client, config: ListenerConfig) -> SqsListener {
+        SqsListener::with_client(LazyClient::ready(client), config)
+    }
+
+    fn with_client(client: LazyClient<aws_sdk_sqs::Client>, config: ListenerConfig) -> SqsListener {
         SqsListener {
             client,
             config,
             rules: Rules::default(),
             stats: Arc::new(Stats::default()),
-            stop: CancellationToken::new(),
+            stop: ShutdownHandle::default(),
+            running: AtomicBool::new(false),
         }
     }
 
     pub fn config(&self) -> &ListenerConfig {
         &self.config
+    }
+
+    /// Changes the configuration (between runs), checking it whole first: an invalid one is refused and
+    /// the listener keeps the one it had.
+    pub fn set_config(&mut self, config: ListenerConfig) -> Result<(), ListenerError> {
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// Whether [`listen`](Self::listen) is running.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
     }
 
     /// Registers a subscriber. A name can be registered once.
@@ -403,34 +442,61 @@ impl SqsListener {
 
     /// A handle that stops the listener gracefully.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.stop.clone())
+        self.stop.clone()
     }
 
-    /// Live counters.
+    /// Live counters of the current run, or of the last one (zeroed when a run starts).
     pub fn stats(&self) -> Arc<Stats> {
         self.stats.clone()
     }
 
-    /// Runs on a new multi-threaded tokio runtime until shutdown (for callers without one).
+    /// Runs until shutdown on the library's shared runtime ([`crate::aws::runtime`]), for callers without
+    /// one. The runtime outlives the call, so returning never waits for the runtime to wind down.
     pub fn listen_blocking(&self) -> Result<StatsSnapshot, ListenerError> {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ListenerError::InvalidConfig(format!("cannot start a runtime: {e}")))?
-            .block_on(self.listen())
+        let runtime = crate::aws::runtime()
+            .map_err(|e| ListenerError::InvalidConfig(format!("cannot start a runtime: {e}")))?;
+        runtime.block_on(self.listen())
     }
 
     /// Listens until shutdown (a [`ShutdownHandle`], SIGTERM/SIGINT when enabled, or a configuration error
-    /// of the queue), then returns the final counters.
+    /// of the queue), then returns the final counters. It returns only once every handler it called has
+    /// returned (a handler still running after the shutdown grace has its message released for
+    /// redelivery, and is waited for), so what handlers borrow may be freed once it returned.
     pub async fn listen(&self) -> Result<StatsSnapshot, ListenerError> {
         self.config.validate()?;
+        if self
+            .running
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(ListenerError::AlreadyRunning);
+        }
+        /// Clears the running flag and consumes the stop on every way out, a panic or a dropped future
+        /// included.
+        struct Run<'a>(&'a SqsListener);
+        impl Drop for Run<'_> {
+            fn drop(&mut self) {
+                self.0.stop.rearm();
+                self.0.running.store(false, Ordering::Release);
+            }
+        }
+        let _run = Run(self);
+        self.stats.reset();
+        let stop = self.stop.token();
+        if stop.is_cancelled() {
+            return Ok(self.stats.snapshot());
+        }
+        self.run(stop).await
+    }
+
+    async fn run(&self, stop: CancellationToken) -> Result<StatsSnapshot, ListenerError> {
         let queue_url = self.config.queue_url.clone();
         let queue_error = |error: AwsError| ListenerError::Queue {
             queue_url: queue_url.clone(),
             error,
         };
-        let attrs = self
-            .client
+        let client = self.client.get().await;
+        let attrs = client
             .get_queue_attributes()
             .queue_url(&self.config.queue_url)
             .attribute_names(QueueAttributeName::VisibilityTimeout)
@@ -449,11 +515,11 @@ impl SqsListener {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(30)
         });
-        let soft_stop = self.stop.child_token();
+        let soft_stop = stop.child_token();
         let hard_stop = CancellationToken::new();
         let (delete_tx, delete_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            client: self.client.clone(),
+            client: client.clone(),
             config: self.config.clone(),
             fifo,
             visibility,
@@ -463,6 +529,7 @@ impl SqsListener {
             deletes: delete_tx,
             soft_stop: soft_stop.clone(),
             hard_stop: hard_stop.clone(),
+            handlers: TaskTracker::new(),
             fatal: Mutex::new(None),
         });
         info!(queue_url = %shared.config.queue_url, fifo, visibility, subscribers = shared.rules.subscribers.len(), "listening");
@@ -499,6 +566,16 @@ impl SqsListener {
         }
         let _ = shared.deletes.send(DeleteCmd::Close);
         let _ = deleter.await;
+        // Handlers that overran the grace (their messages are released) are waited for: none runs after
+        // this returns.
+        shared.handlers.close();
+        if !shared.handlers.is_empty() {
+            warn!(
+                handlers = shared.handlers.len(),
+                "waiting for handlers still running after the shutdown grace"
+            );
+        }
+        shared.handlers.wait().await;
         let snapshot = self.stats.snapshot();
         info!(
             received = snapshot.received,
@@ -549,6 +626,8 @@ struct Shared {
     soft_stop: CancellationToken,
     /// The grace period is over: stop waiting for handlers, release their messages.
     hard_stop: CancellationToken,
+    /// Every handler call (async task or blocking thread), waited for before `listen` returns.
+    handlers: TaskTracker,
     /// A configuration error that stopped the listener.
     fatal: Mutex<Option<AwsError>>,
 }
@@ -950,14 +1029,18 @@ async fn run_handler(
     let result: Result<HandlerResult, String> = match handler {
         Handler::Async(f) => {
             let fut = f(message.clone());
-            tokio::spawn(fut)
+            shared
+                .handlers
+                .spawn(fut)
                 .await
                 .map_err(|e| panic_text(e.try_into_panic().ok()))
         }
         Handler::Blocking(f) => {
             let f = f.clone();
             let m = message.clone();
+            let running = shared.handlers.token();
             match tokio::task::spawn_blocking(move || {
+                let _running = running;
                 std::panic::catch_unwind(AssertUnwindSafe(|| f(&m)))
             })
             .await

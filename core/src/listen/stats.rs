@@ -106,6 +106,36 @@ impl Stats {
         }
     }
 
+    /// Zeroes every counter: a listener's counters are those of its current (or last) run.
+    pub(crate) fn reset(&self) {
+        for counter in [
+            &self.receive_calls,
+            &self.received,
+            &self.dispatched,
+            &self.done,
+            &self.retry_later,
+            &self.fatal_error,
+            &self.retriable_error,
+            &self.skipped_completed,
+            &self.unmatched,
+            &self.invalid,
+            &self.deleted,
+            &self.delete_calls,
+            &self.delete_failed,
+            &self.retried,
+            &self.released,
+            &self.heartbeats,
+            &self.visibility_calls,
+            &self.receive_errors,
+            &self.in_flight,
+        ] {
+            counter.store(0, Relaxed);
+        }
+        for bucket in &self.latency.buckets {
+            bucket.store(0, Relaxed);
+        }
+    }
+
     pub(crate) fn record_latency(&self, d: Duration) {
         self.latency.record(d);
     }

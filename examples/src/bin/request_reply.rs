@@ -66,8 +66,7 @@ fn worker(
                 handle_signals: false,
                 ..ListenerConfig::new(&task_queue)
             },
-        )
-        .await;
+        );
         let worker_name = name.clone();
         listener
             .register_subscriber(
@@ -148,8 +147,8 @@ async fn run(settings: AwsSettings) -> BTreeMap<String, (i64, Status)> {
     let client = settings.sqs_client().await;
     let task_queue = queue(&client, "FibonacciTaskQueue").await;
     let status_queue = queue(&client, "FibonacciStatusQueue").await;
-    let tasks = SqsPublisher::new(&settings, &task_queue).await;
-    let replies = SqsPublisher::new(&settings, &status_queue).await;
+    let tasks = SqsPublisher::new(&settings, &task_queue);
+    let replies = SqsPublisher::new(&settings, &status_queue);
 
     // Two competing consumers on the task queue.
     let workers = [
@@ -185,8 +184,7 @@ async fn run(settings: AwsSettings) -> BTreeMap<String, (i64, Status)> {
             handle_signals: false,
             ..ListenerConfig::new(&status_queue)
         },
-    )
-    .await;
+    );
     let s = statuses.clone();
     app.register_subscriber(
         Subscriber::new(

@@ -570,9 +570,10 @@ impl QueueInner {
             return Err(ApiError::message_too_long(self.attrs.max_size));
         }
         if nm.attrs.len() > 10 {
-            return Err(ApiError::invalid_parameter(
-                "Number of message attributes [11] exceeds the allowed maximum [10].",
-            ));
+            return Err(ApiError::invalid_parameter(format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [10].",
+                nm.attrs.len()
+            )));
         }
         for (k, v) in &nm.attrs {
             let base = v.data_type.split('.').next().unwrap_or("");
@@ -592,12 +593,7 @@ impl QueueInner {
                 )));
             }
             if base == "Number"
-                && v.string_value
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim()
-                    .parse::<f64>()
-                    .is_err()
+                && crate::util::check_number(v.string_value.as_deref().unwrap_or("")).is_err()
             {
                 return Err(ApiError::invalid_parameter(format!(
                     "Can't cast the value of message (user) attribute '{k}' to a number."

@@ -187,6 +187,10 @@ pub struct Msg {
     pub sent_ms: u64,
     pub first_recv_ms: u64,
     pub recv_count: u32,
+    /// `recv_count` when the message was moved here by redrive: only the receives in this
+    /// queue count toward its own maxReceiveCount, so a message moved to a dead-letter queue
+    /// can always be received there (even if redrive policies form a cycle).
+    pub dlq_base: u32,
     pub state: MsgState,
     pub receipt_gen: u32,
     pub timer_gen: u32,
@@ -238,6 +242,10 @@ impl Msg {
     }
     pub fn dlq_source(&self) -> Option<&String> {
         self.extra.as_ref().and_then(|e| e.dlq_source.as_ref())
+    }
+    /// Receives in the queue that holds the message (see `dlq_base`).
+    pub fn receives_here(&self) -> u32 {
+        self.recv_count.saturating_sub(self.dlq_base)
     }
     pub fn set_dlq_source(&mut self, src: Option<String>) {
         let e = self.extra.take().map(|b| *b).unwrap_or_default();
@@ -683,6 +691,7 @@ impl QueueInner {
             sent_ms: now,
             first_recv_ms: 0,
             recv_count: 0,
+            dlq_base: 0,
             state: MsgState::Delayed,
             receipt_gen: 0,
             timer_gen: 0,
@@ -745,7 +754,7 @@ impl QueueInner {
                     break;
                 };
                 if let Some(mr) = max_recv {
-                    if self.messages[&seq].recv_count >= mr {
+                    if self.messages[&seq].receives_here() >= mr {
                         if let Some(m) = self.remove(seq) {
                             dead.push(m);
                         }
@@ -774,7 +783,7 @@ impl QueueInner {
                         break;
                     }
                     if let Some(mr) = max_recv {
-                        if self.messages[&seq].recv_count >= mr {
+                        if self.messages[&seq].receives_here() >= mr {
                             if let Some(m) = self.remove(seq) {
                                 dead.push(m);
                             }

@@ -223,6 +223,9 @@ fn to_stored(m: &Msg) -> StoredMsg {
 }
 
 fn from_stored(s: StoredMsg) -> Msg {
+    // A message that came by redrive gets a full maxReceiveCount here after a restart
+    // (its receives before and after the move are not told apart in the log).
+    let dlq_base = if s.dlq_src.is_some() { s.recv } else { 0 };
     Msg {
         seq: s.seq,
         id: crate::util::parse_uuid(&s.id).unwrap_or_else(crate::util::uuid_u128),
@@ -230,6 +233,7 @@ fn from_stored(s: StoredMsg) -> Msg {
         extra: crate::queue::MsgExtra::boxed(s.attrs, s.group, s.dedup, s.dlq_src),
         sent_ms: s.sent,
         first_recv_ms: 0,
+        dlq_base,
         recv_count: s.recv,
         state: MsgState::Delayed,
         receipt_gen: 0,
@@ -598,6 +602,9 @@ impl Engine {
         }
         let mut a = QueueAttrs::default();
         a.apply(&attrs, fifo, true)?;
+        if let (Some(r), Some(raw)) = (&a.redrive, attrs.get("RedrivePolicy")) {
+            self.check_redrive(&queues, name, fifo, raw, r)?;
+        }
         let created = self.now() / 1000;
         let inc = crate::util::random_u64();
         let q = self.new_queue(name, inc, a, tags.clone(), created);
@@ -764,6 +771,17 @@ impl Engine {
     fn set_queue_attributes(&self, input: &Value) -> Result<Value, ApiError> {
         let q = self.queue_by_url(req_str(input, "QueueUrl")?)?;
         let attrs = str_map(input, "Attributes");
+        // A redrive policy is checked and applied under the queue map's write lock (taken
+        // before the queue's: the lock order), so that two concurrent changes can not close
+        // a cycle together.
+        let mut redrive_lock = None;
+        if let Some(raw) = attrs.get("RedrivePolicy") {
+            if let Some(r) = crate::queue::parse_redrive(raw)? {
+                let queues = self.queues.write().unwrap_or_else(|e| e.into_inner());
+                self.check_redrive(&queues, &q.name, q.fifo, raw, &r)?;
+                redrive_lock = Some(queues);
+            }
+        }
         let mut g = q.lock();
         let mut a = g.attrs.clone();
         a.apply(&attrs, q.fifo, false)?;
@@ -777,8 +795,65 @@ impl Engine {
         g.attrs = a;
         g.modified_s = self.now() / 1000;
         drop(g);
+        drop(redrive_lock);
         q.notify.notify_waiters();
         Ok(json!({}))
+    }
+
+    /// Rejects a redrive policy that would strand messages: a queue as its own dead-letter
+    /// queue, a dead-letter queue of the other type (FIFO / standard), or a chain of existing
+    /// queues' redrive policies that leads back to this queue.
+    fn check_redrive(
+        &self,
+        queues: &HashMap<String, Arc<Queue>>,
+        name: &str,
+        fifo: bool,
+        raw: &str,
+        r: &crate::queue::Redrive,
+    ) -> Result<(), ApiError> {
+        let own = self.queue_arn(name);
+        let bad = |reason: String| {
+            ApiError::invalid_parameter(format!(
+                "Value {raw} for parameter RedrivePolicy is invalid. Reason: {reason}"
+            ))
+        };
+        if r.target_arn == own {
+            return Err(bad(format!(
+                "A queue can not be its own dead-letter queue ({own})."
+            )));
+        }
+        let arn_name = |arn: &str| arn.rsplit(':').next().unwrap_or("").to_string();
+        if arn_name(&r.target_arn).ends_with(".fifo") != fifo {
+            return Err(bad(
+                "The dead-letter queue of a FIFO queue must also be a FIFO queue, and the dead-letter queue of a standard queue must also be a standard queue.".into(),
+            ));
+        }
+        let mut path = vec![name.to_string()];
+        let mut cur = r.target_arn.clone();
+        while path.len() <= queues.len() + 1 {
+            path.push(arn_name(&cur));
+            if cur == own {
+                return Err(bad(format!(
+                    "Dead-letter queues can not form a cycle: {}.",
+                    path.join(" -> ")
+                )));
+            }
+            let Some(next) = queues
+                .get(&arn_name(&cur))
+                .filter(|q| q.arn == cur)
+                .and_then(|q| {
+                    q.lock()
+                        .attrs
+                        .redrive
+                        .as_ref()
+                        .map(|r| r.target_arn.clone())
+                })
+            else {
+                return Ok(());
+            };
+            cur = next;
+        }
+        Ok(())
     }
 
     fn purge_queue(&self, input: &Value) -> Result<Value, ApiError> {
@@ -1036,6 +1111,7 @@ impl Engine {
                 if let Some(d) = &dlq {
                     m.seq = self.seq.fetch_add(1, Ordering::Relaxed);
                     m.set_dlq_source(Some(q.arn.clone()));
+                    m.dlq_base = m.recv_count;
                     m.deadline = 0;
                     m.receipt_gen = 0;
                     recs.push(Record::Send {
@@ -1387,6 +1463,7 @@ impl Engine {
                 let old_seq = m.seq;
                 m.seq = self.seq.fetch_add(1, Ordering::Relaxed);
                 m.recv_count = 0;
+                m.dlq_base = 0;
                 m.first_recv_ms = 0;
                 m.set_dlq_source(None);
                 m.deadline = 0;

@@ -197,6 +197,11 @@ impl ApiError {
     pub fn sns_invalid_parameter(msg: impl Into<String>) -> Self {
         Self::new("InvalidParameter", "InvalidParameter", 400, msg)
     }
+    /// SNS's InvalidParameterValue (wire code `ParameterValueInvalid`), used for message
+    /// attributes.
+    pub fn sns_invalid_parameter_value(msg: impl Into<String>) -> Self {
+        Self::new("ParameterValueInvalid", "ParameterValueInvalid", 400, msg)
+    }
     pub fn sns_too_many_entries() -> Self {
         Self::new(
             "TooManyEntriesInBatchRequest",

@@ -79,12 +79,60 @@ fn err(s: impl Into<String>) -> FilterError {
     FilterError(s.into())
 }
 
+/// SNS limits on a filter policy ("Filter policy constraints in Amazon SNS"): its size, its
+/// keys, and its value combinations (the product of the lengths of its arrays).
+pub const MAX_POLICY_BYTES: usize = 256 * 1024;
+pub const MAX_KEYS: usize = 5;
+pub const MAX_COMBINATIONS: usize = 150;
+
 /// Compiles a filter policy (JSON text) for a scope.
 pub fn compile(policy_json: &str, scope: Scope) -> Result<Filter, FilterError> {
+    if policy_json.len() > MAX_POLICY_BYTES {
+        return Err(err(format!(
+            "Filter policy: {} bytes, more than the maximum of {MAX_POLICY_BYTES} (256 KB)",
+            policy_json.len()
+        )));
+    }
     let v: Value =
         serde_json::from_str(policy_json).map_err(|e| err(format!("Filter policy: {e}")))?;
     let pattern = compile_pattern(&v, scope, 0)?;
+    let (keys, combos) = complexity(&v);
+    if keys > MAX_KEYS {
+        return Err(err(format!(
+            "Filter policy: can not have more than {MAX_KEYS} keys (it has {keys})"
+        )));
+    }
+    if combos > MAX_COMBINATIONS {
+        return Err(err(format!(
+            "Filter policy: too complex: {combos} value combinations, at most {MAX_COMBINATIONS} allowed"
+        )));
+    }
     Ok(Filter { scope, pattern })
+}
+
+/// (keys, value combinations) of a policy, counted on its expansion into alternatives
+/// without `$or`: the keys of the largest alternative, and the sum over alternatives of the
+/// product of their array lengths. Nested objects count their leaf keys.
+fn complexity(v: &Value) -> (usize, usize) {
+    let Some(obj) = v.as_object() else {
+        return (0, 1);
+    };
+    let (mut keys, mut combos) = (0usize, 1usize);
+    for (k, val) in obj {
+        let (k2, c2) = match val {
+            Value::Array(alts) if k == "$or" => alts
+                .iter()
+                .map(complexity)
+                .fold((0usize, 0usize), |(k, c), (k2, c2)| {
+                    (k.max(k2), c.saturating_add(c2))
+                }),
+            Value::Array(items) => (1, items.len().max(1)),
+            nested => complexity(nested),
+        };
+        keys = keys.saturating_add(k2);
+        combos = combos.saturating_mul(c2);
+    }
+    (keys, combos)
 }
 
 fn compile_pattern(v: &Value, scope: Scope, depth: usize) -> Result<Pattern, FilterError> {
@@ -158,7 +206,15 @@ fn compile_cond(v: &Value) -> Result<Cond, FilterError> {
                 "prefix" => Cond::Prefix(text(arg)?),
                 "suffix" => Cond::Suffix(text(arg)?),
                 "equals-ignore-case" => Cond::IgnoreCase(text(arg)?),
-                "wildcard" => Cond::Wildcard(text(arg)?),
+                "wildcard" => {
+                    let w = text(arg)?;
+                    if let Some(pos) = w.find("**") {
+                        return Err(err(format!(
+                            "Filter policy: consecutive wildcard characters at pos {pos} in wildcard"
+                        )));
+                    }
+                    Cond::Wildcard(w)
+                }
                 "exists" => Cond::Exists(
                     arg.as_bool()
                         .ok_or_else(|| err("Filter policy: exists needs true or false"))?,
@@ -237,31 +293,29 @@ fn compile_cond(v: &Value) -> Result<Cond, FilterError> {
     })
 }
 
+/// Matches a `*` glob (each `*` matches any run of characters, including none) in time
+/// linear in `pat.len() + s.len()`: the text before the first `*` must be a prefix, the text
+/// after the last `*` a suffix (not overlapping the prefix), and each segment in between is
+/// found left to right with a linear substring search (std's two-way searcher). Taking the
+/// leftmost occurrence of each middle segment is never wrong: it leaves the most room for
+/// the segments after it.
 fn wildcard_match(pat: &str, s: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = s.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(sp) = star {
-            pi = sp + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
+    let mut segs = pat.split('*');
+    let first = segs.next().unwrap_or("");
+    let Some(last) = segs.next_back() else {
+        return pat == s; // no `*`
+    };
+    if s.len() < first.len() + last.len() || !s.starts_with(first) || !s.ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in segs.filter(|m| !m.is_empty()) {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
         }
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    true
 }
 
 fn in_cidr(net: &IpAddr, bits: u8, s: &str) -> bool {
@@ -539,5 +593,124 @@ mod tests {
         )
         .is_err());
         assert!(compile(r#"{"a":{"b":["x"]}}"#, Scope::MessageBody).is_ok());
+    }
+    #[test]
+    fn wildcard_semantics() {
+        for (pat, text, want) in [
+            ("", "", true),
+            ("", "a", false),
+            ("abc", "abc", true),
+            ("abc", "abcd", false),
+            ("*", "", true),
+            ("*", "anything", true),
+            ("a*", "a", true),
+            ("a*", "ba", false),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            ("a*a", "a", false), // prefix and suffix may not overlap
+            ("a*a", "aa", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+            ("*ab*ab*", "abab", true),
+            ("*ab*ab*", "aba", false),
+            ("*aab", "aaab", true),
+            ("x*é*z", "xaéz", true),
+            ("*.png", "img.png", true),
+            ("*/lib/*", "/usr/lib/x", true),
+        ] {
+            assert_eq!(wildcard_match(pat, text), want, "{pat:?} on {text:?}");
+        }
+    }
+
+    /// Runs `f` on a thread and fails (instead of hanging) if it takes longer than `secs`.
+    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(secs))
+            .expect("timed out: super-linear matching?")
+    }
+
+    fn median_secs(runs: usize, mut f: impl FnMut()) -> f64 {
+        let mut t: Vec<f64> = (0..runs)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                f();
+                start.elapsed().as_secs_f64()
+            })
+            .collect();
+        t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        t[runs / 2]
+    }
+
+    #[test]
+    fn pathological_wildcard_is_linear_time() {
+        // `*aaa…ab*` against `aaa…a`: a backtracking glob matcher does |pattern| × |text|
+        // work here (9e10 steps for these sizes, tens of seconds).
+        let ratios = within(30, || {
+            let glob = |n: usize| format!("*{}b*", "a".repeat(n));
+            let (big_pat, big) = (glob(100_000), "a".repeat(900_000));
+            let (half_pat, half) = (glob(50_000), "a".repeat(450_000));
+            let full = median_secs(5, || assert!(!wildcard_match(&big_pat, &big)));
+            let halved = median_secs(5, || assert!(!wildcard_match(&half_pat, &half)));
+            // A linear baseline over the same text: one pass counting bytes.
+            let baseline = median_secs(5, || {
+                let n = std::hint::black_box(&big)
+                    .bytes()
+                    .filter(|b| *b == b'a')
+                    .count();
+                assert_eq!(n, 900_000);
+            });
+            (full / halved.max(1e-9), full / baseline.max(1e-9))
+        });
+        let (doubling, vs_baseline) = ratios;
+        eprintln!("doubling: {doubling:.2}x, vs a linear scan: {vs_baseline:.1}x");
+        // Linear: doubling text and pattern doubles the time; quadratic would quadruple it.
+        assert!(doubling < 3.2, "doubling the input cost {doubling:.2}x");
+        assert!(vs_baseline < 50.0, "{vs_baseline:.1}x a linear scan");
+        // Matching cases of the same shape stay fast too.
+        let text = format!("{}b", "a".repeat(900_000));
+        let pat = format!("*{}b*", "a".repeat(100_000));
+        assert!(within(10, move || wildcard_match(&pat, &text)));
+    }
+
+    #[test]
+    fn policy_limits_are_enforced() {
+        let five = r#"{"a":["1"],"b":["1"],"c":["1"],"d":["1"],"e":["1"]}"#;
+        assert!(compile(five, Scope::MessageAttributes).is_ok());
+        let six = r#"{"a":["1"],"b":["1"],"c":["1"],"d":["1"],"e":["1"],"f":["1"]}"#;
+        let e = compile(six, Scope::MessageAttributes).unwrap_err();
+        assert!(e.0.contains("more than 5 keys"), "{e}");
+        // 10 x 15 = 150 combinations is the maximum; 10 x 16 is too many.
+        let vals = |n: usize| {
+            (0..n)
+                .map(|i| format!("\"{i}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let ok = format!(r#"{{"a":[{}],"b":[{}]}}"#, vals(10), vals(15));
+        assert!(compile(&ok, Scope::MessageAttributes).is_ok());
+        let big = format!(r#"{{"a":[{}],"b":[{}]}}"#, vals(10), vals(16));
+        let e = compile(&big, Scope::MessageAttributes).unwrap_err();
+        assert!(e.0.contains("160 value combinations"), "{e}");
+        // $or alternatives add up: 100 + 100 > 150.
+        let or = format!(
+            r#"{{"$or":[{{"a":[{}]}},{{"b":[{}]}}]}}"#,
+            vals(100),
+            vals(100)
+        );
+        assert!(compile(&or, Scope::MessageAttributes).is_err());
+        // Nested keys count as keys.
+        let nested = r#"{"x":{"a":["1"],"b":["1"],"c":["1"]},"y":{"d":["1"],"e":["1"],"f":["1"]}}"#;
+        assert!(compile(nested, Scope::MessageBody).is_err());
+        // Size.
+        let huge = format!(r#"{{"a":["{}"]}}"#, "x".repeat(MAX_POLICY_BYTES));
+        let e = compile(&huge, Scope::MessageAttributes).unwrap_err();
+        assert!(e.0.contains("256 KB"), "{e}");
+        // Consecutive wildcards, as AWS's event-ruler rejects them.
+        assert!(compile(r#"{"a":[{"wildcard":"a**b"}]}"#, Scope::MessageAttributes).is_err());
+        assert!(compile(r#"{"a":[{"wildcard":"a*b*"}]}"#, Scope::MessageAttributes).is_ok());
     }
 }

@@ -187,6 +187,10 @@ pub struct Msg {
     pub sent_ms: u64,
     pub first_recv_ms: u64,
     pub recv_count: u32,
+    /// `recv_count` when the message was moved here by redrive: only the receives in this
+    /// queue count toward its own maxReceiveCount, so a message moved to a dead-letter queue
+    /// can always be received there (even if redrive policies form a cycle).
+    pub dlq_base: u32,
     pub state: MsgState,
     pub receipt_gen: u32,
     pub timer_gen: u32,
@@ -238,6 +242,10 @@ impl Msg {
     }
     pub fn dlq_source(&self) -> Option<&String> {
         self.extra.as_ref().and_then(|e| e.dlq_source.as_ref())
+    }
+    /// Receives in the queue that holds the message (see `dlq_base`).
+    pub fn receives_here(&self) -> u32 {
+        self.recv_count.saturating_sub(self.dlq_base)
     }
     pub fn set_dlq_source(&mut self, src: Option<String>) {
         let e = self.extra.take().map(|b| *b).unwrap_or_default();
@@ -570,9 +578,10 @@ impl QueueInner {
             return Err(ApiError::message_too_long(self.attrs.max_size));
         }
         if nm.attrs.len() > 10 {
-            return Err(ApiError::invalid_parameter(
-                "Number of message attributes [11] exceeds the allowed maximum [10].",
-            ));
+            return Err(ApiError::invalid_parameter(format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [10].",
+                nm.attrs.len()
+            )));
         }
         for (k, v) in &nm.attrs {
             let base = v.data_type.split('.').next().unwrap_or("");
@@ -592,12 +601,7 @@ impl QueueInner {
                 )));
             }
             if base == "Number"
-                && v.string_value
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim()
-                    .parse::<f64>()
-                    .is_err()
+                && crate::util::check_number(v.string_value.as_deref().unwrap_or("")).is_err()
             {
                 return Err(ApiError::invalid_parameter(format!(
                     "Can't cast the value of message (user) attribute '{k}' to a number."
@@ -687,6 +691,7 @@ impl QueueInner {
             sent_ms: now,
             first_recv_ms: 0,
             recv_count: 0,
+            dlq_base: 0,
             state: MsgState::Delayed,
             receipt_gen: 0,
             timer_gen: 0,
@@ -749,7 +754,7 @@ impl QueueInner {
                     break;
                 };
                 if let Some(mr) = max_recv {
-                    if self.messages[&seq].recv_count >= mr {
+                    if self.messages[&seq].receives_here() >= mr {
                         if let Some(m) = self.remove(seq) {
                             dead.push(m);
                         }
@@ -778,7 +783,7 @@ impl QueueInner {
                         break;
                     }
                     if let Some(mr) = max_recv {
-                        if self.messages[&seq].recv_count >= mr {
+                        if self.messages[&seq].receives_here() >= mr {
                             if let Some(m) = self.remove(seq) {
                                 dead.push(m);
                             }

@@ -35,6 +35,7 @@ struct Subscription {
 pub struct SnsState {
     topics: BTreeMap<String, Topic>,
     subs: BTreeMap<String, Subscription>,
+    stats: SnsDeliveryStats,
 }
 
 fn compile_filter(attrs: &BTreeMap<String, String>) -> Result<Option<Filter>, ApiError> {
@@ -172,13 +173,13 @@ fn message_attributes(
             .get(&format!("{base}.Value.DataType"))
             .cloned()
             .ok_or_else(|| {
-                ApiError::sns_invalid_parameter(format!(
+                ApiError::sns_invalid_parameter_value(format!(
                     "The message attribute '{name}' must contain non-empty message attribute type."
                 ))
             })?;
         let binary = match p.get(&format!("{base}.Value.BinaryValue")) {
             Some(b) => Some(B64.decode(b).map_err(|_| {
-                ApiError::sns_invalid_parameter(format!(
+                ApiError::sns_invalid_parameter_value(format!(
                     "The message attribute '{name}' has an invalid binary value."
                 ))
             })?),
@@ -187,14 +188,36 @@ fn message_attributes(
         let sv = p.get(&format!("{base}.Value.StringValue")).cloned();
         let kind = dt.split('.').next().unwrap_or("");
         if !matches!(kind, "String" | "Number" | "Binary") {
-            return Err(ApiError::sns_invalid_parameter(format!(
+            return Err(ApiError::sns_invalid_parameter_value(format!(
                 "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
             )));
         }
-        if kind == "Number" && sv.as_deref().unwrap_or("").parse::<f64>().is_err() {
-            return Err(ApiError::sns_invalid_parameter(format!(
-                "Could not cast message attribute '{name}' value to number."
+        let empty = if kind == "Binary" {
+            binary.as_ref().is_none_or(Vec::is_empty)
+        } else {
+            sv.as_deref().is_none_or(str::is_empty)
+        };
+        if empty {
+            return Err(ApiError::sns_invalid_parameter_value(format!(
+                "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{kind}'."
             )));
+        }
+        if kind == "Number" {
+            let v = sv.as_deref().unwrap_or("");
+            if let Err(e) = crate::util::check_number(v) {
+                use crate::util::NumberError;
+                return Err(ApiError::sns_invalid_parameter_value(match e {
+                    NumberError::Syntax => {
+                        format!("Could not cast message attribute '{name}' value to number.")
+                    }
+                    NumberError::Precision => format!(
+                        "Message attribute '{name}' number value [{v}] must have less than 38 precision digits."
+                    ),
+                    NumberError::Range => format!(
+                        "Message attribute '{name}' number value [{v}] scale must be 10^-128 and 10^126."
+                    ),
+                }));
+            }
         }
         out.insert(
             name.clone(),
@@ -206,6 +229,47 @@ fn message_attributes(
         );
     }
     Ok(out)
+}
+
+/// The dead-letter queue ARN of a subscription's `RedrivePolicy`, validated.
+fn sub_dlq_arn(attrs: &BTreeMap<String, String>) -> Result<Option<String>, ApiError> {
+    let Some(v) = attrs.get("RedrivePolicy").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let arn = serde_json::from_str::<serde_json::Value>(v)
+        .ok()
+        .and_then(|j| j.get("deadLetterTargetArn")?.as_str().map(str::to_string))
+        .filter(|a| a.starts_with("arn:aws:sqs:"))
+        .ok_or_else(|| {
+            ApiError::sns_invalid_parameter(
+                "Invalid parameter: RedrivePolicy: must be a JSON object with deadLetterTargetArn, the ARN of an SQS queue",
+            )
+        })?;
+    Ok(Some(arn))
+}
+
+/// Escapes, as JSON `\uXXXX`, the characters of a JSON text that SQS does not accept in a
+/// body (serde_json already escapes those below U+0020; U+FFFE and U+FFFF remain).
+fn sqs_safe_json(s: String) -> String {
+    if !s.contains(['\u{FFFE}', '\u{FFFF}']) {
+        return s;
+    }
+    s.replace('\u{FFFE}', "\\ufffe")
+        .replace('\u{FFFF}', "\\uffff")
+}
+
+/// Deliveries from topics to queues that failed (an SQS-side error or a missing queue), as
+/// SNS's CloudWatch metrics count them. A failed delivery goes to the subscription's
+/// dead-letter queue (`RedrivePolicy`) if it has one; otherwise it is dropped, as SNS does,
+/// and logged (tracing at error level, and stderr).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnsDeliveryStats {
+    /// NumberOfNotificationsFailed.
+    pub failed: u64,
+    /// NumberOfNotificationsRedrivenToDlq.
+    pub redriven_to_dlq: u64,
+    /// NumberOfNotificationsFailedToRedriveToDlq.
+    pub failed_to_redrive_to_dlq: u64,
 }
 
 fn req<'a>(p: &'a HashMap<String, String>, k: &str) -> Result<&'a str, ApiError> {
@@ -432,12 +496,13 @@ impl Engine {
                     .get_mut(arn)
                     .ok_or_else(|| ApiError::sns_not_found("Subscription does not exist"))?;
                 let mut attrs = sub.attrs.clone();
-                if name == "FilterPolicy" && value.trim().is_empty() {
-                    attrs.remove("FilterPolicy");
+                if (name == "FilterPolicy" || name == "RedrivePolicy") && value.trim().is_empty() {
+                    attrs.remove(name);
                 } else {
                     attrs.insert(name.to_string(), value);
                 }
                 let filter = compile_filter(&attrs)?;
+                sub_dlq_arn(&attrs)?;
                 let mut updated = sub.clone();
                 updated.attrs = attrs;
                 updated.filter = filter;
@@ -591,6 +656,7 @@ impl Engine {
             }
         }
         let filter = compile_filter(&attrs)?;
+        sub_dlq_arn(&attrs)?;
         let mut s = self.sns_lock();
         if !s.topics.contains_key(topic) {
             return Err(ApiError::sns_not_found("Topic does not exist"));
@@ -705,7 +771,18 @@ impl Engine {
                 "Invalid parameter: Empty message",
             ));
         }
-        if pb.message.len() > 262_144 {
+        // The limit covers the body and the message attributes (names, types and values).
+        let attr_bytes: usize = pb
+            .attrs
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + v.data_type.len()
+                    + v.string_value.as_ref().map_or(0, String::len)
+                    + v.binary_value.as_ref().map_or(0, Vec::len)
+            })
+            .sum();
+        if pb.message.len() + attr_bytes > 262_144 {
             return Err(ApiError::sns_invalid_parameter(
                 "Invalid parameter: Message too long",
             ));
@@ -768,20 +845,15 @@ impl Engine {
         let message_id = uuid();
         let now = self.now();
         let seq_number = fifo.then(|| crate::queue::seq_number_string(now * 1000));
-        for sub in subs {
-            if let Some(f) = &sub.filter {
-                if !f.matches(&pb.attrs, &message) {
-                    continue;
+        let filtered = subs.iter().filter(|x| x.filter.is_some()).count();
+        let fan_out = || {
+            for sub in &subs {
+                if let Some(f) = &sub.filter {
+                    if !f.matches(&pb.attrs, &message) {
+                        continue;
+                    }
                 }
-            }
-            let Some(q) = self.queue_by_arn(&sub.endpoint) else {
-                tracing::warn!(endpoint = %sub.endpoint, "SNS delivery to a missing queue dropped");
-                continue;
-            };
-            let (body, attrs) = if sub.raw() {
-                (message.clone(), pb.attrs.clone())
-            } else {
-                (
+                let envelope = || {
                     self.envelope(
                         &topic.arn,
                         &sub.arn,
@@ -790,26 +862,113 @@ impl Engine {
                         &message,
                         now,
                         seq_number.as_deref(),
-                    ),
-                    BTreeMap::new(),
-                )
-            };
-            let nm = NewMessage {
-                body,
-                attrs,
-                delay: None,
-                group: if q.fifo { pb.group.clone() } else { None },
-                dedup_id: if q.fifo {
-                    Some(dedup.clone().unwrap_or_else(|| message_id.clone()))
+                    )
+                };
+                let Some(q) = self.queue_by_arn(&sub.endpoint) else {
+                    let e = ApiError::queue_does_not_exist();
+                    self.delivery_failed(sub, &pb, &message_id, dedup.as_deref(), envelope, &e);
+                    continue;
+                };
+                let (body, attrs) = if sub.raw() {
+                    (message.clone(), pb.attrs.clone())
                 } else {
-                    None
-                },
-            };
-            if let Err(e) = self.send(&q, nm) {
-                tracing::warn!(queue = %q.name, error = %e, "SNS delivery failed");
+                    (envelope(), BTreeMap::new())
+                };
+                let nm = NewMessage {
+                    body,
+                    attrs,
+                    delay: None,
+                    group: if q.fifo { pb.group.clone() } else { None },
+                    dedup_id: if q.fifo {
+                        Some(dedup.clone().unwrap_or_else(|| message_id.clone()))
+                    } else {
+                        None
+                    },
+                };
+                if let Err(e) = self.send(&q, nm) {
+                    self.delivery_failed(sub, &pb, &message_id, dedup.as_deref(), envelope, &e);
+                }
             }
+        };
+        // Filter evaluation is linear in the message and the policy, and both are bounded,
+        // but a large message against many policies still takes a while: then the request's
+        // worker hands its other tasks to another thread while it works.
+        let heavy = filtered.saturating_mul(pb.message.len() + attr_bytes) >= 1 << 20;
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if heavy && multi_thread {
+            tokio::task::block_in_place(fan_out);
+        } else {
+            fan_out();
         }
         Ok((message_id, seq_number))
+    }
+
+    /// A delivery that SQS refused (or whose queue is gone): to the subscription's
+    /// dead-letter queue as the notification envelope (which SQS accepts whatever the
+    /// message, raw delivery or not), else dropped as SNS does, but logged and counted.
+    fn delivery_failed(
+        &self,
+        sub: &Subscription,
+        pb: &Publication,
+        message_id: &str,
+        dedup: Option<&str>,
+        envelope: impl FnOnce() -> String,
+        err: &ApiError,
+    ) {
+        let dlq_arn = sub_dlq_arn(&sub.attrs).ok().flatten();
+        let dlq = dlq_arn.as_deref().and_then(|a| self.queue_by_arn(a));
+        let redrive = dlq.as_ref().map(|d| {
+            let nm = NewMessage {
+                body: envelope(),
+                attrs: BTreeMap::new(),
+                delay: None,
+                group: if d.fifo { pb.group.clone() } else { None },
+                dedup_id: d.fifo.then(|| dedup.unwrap_or(message_id).to_string()),
+            };
+            self.send(d, nm)
+        });
+        {
+            let mut s = self.sns_lock();
+            s.stats.failed += 1;
+            match &redrive {
+                Some(Ok(_)) => s.stats.redriven_to_dlq += 1,
+                Some(Err(_)) => s.stats.failed_to_redrive_to_dlq += 1,
+                None => {}
+            }
+        }
+        match redrive {
+            Some(Ok(_)) => tracing::warn!(
+                subscription = %sub.arn, endpoint = %sub.endpoint, error = %err, message_id,
+                "SNS delivery failed; message moved to the subscription's dead-letter queue"
+            ),
+            other => {
+                let why = match other {
+                    Some(Err(e)) => format!(
+                        "and moving it to the dead-letter queue {} failed too ({e})",
+                        dlq_arn.unwrap_or_default()
+                    ),
+                    _ => match dlq_arn {
+                        Some(a) => format!("and its dead-letter queue {a} does not exist"),
+                        None => "and the subscription has no dead-letter queue (RedrivePolicy)"
+                            .to_string(),
+                    },
+                };
+                tracing::error!(
+                    subscription = %sub.arn, endpoint = %sub.endpoint, error = %err, message_id,
+                    "SNS delivery failed, message dropped: {why}"
+                );
+                eprintln!(
+                    "sqs-mega-local: SNS message {message_id} NOT delivered to {} (subscription {}): {err}, {why}; dropped",
+                    sub.endpoint, sub.arn
+                );
+            }
+        }
+    }
+
+    /// Counts of failed SNS deliveries since the start (see [`SnsDeliveryStats`]).
+    pub fn sns_delivery_stats(&self) -> SnsDeliveryStats {
+        self.sns_lock().stats
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -874,6 +1033,6 @@ impl Engine {
             let _ = write!(s, ",\"MessageAttributes\":{}", serde_json::Value::Object(m));
         }
         s.push('}');
-        s
+        sqs_safe_json(s)
     }
 }

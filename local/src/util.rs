@@ -170,6 +170,66 @@ pub fn md5_of_attributes(attrs: &BTreeMap<String, AttrValue>) -> Option<String> 
     Some(md5_hex(&buf))
 }
 
+/// Why a `Number` message attribute value is not a number SQS/SNS accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// Not a decimal number (`abc`, `NaN`, `inf`, `1e`, `0x10`...).
+    Syntax,
+    /// More than 38 significant digits.
+    Precision,
+    /// Outside 10^-128 .. 10^126 in magnitude.
+    Range,
+}
+
+/// Checks a `Number` attribute value as SQS documents it: a decimal integer or floating point
+/// number (optional sign, digits with an optional fraction, optional exponent), up to 38
+/// digits of precision, between 10^-128 and 10^+126 in magnitude (zero allowed). Leading and
+/// trailing whitespace is ignored. `NaN` and infinities are not numbers.
+pub fn check_number(s: &str) -> Result<(), NumberError> {
+    let t = s.trim();
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return Err(NumberError::Syntax);
+    }
+    let exp: i64 = match exp {
+        None => 0,
+        Some(e) => {
+            let body = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if body.is_empty() || !digits(body) {
+                return Err(NumberError::Syntax);
+            }
+            // Long exponents are out of range whatever their value.
+            e.parse::<i64>().unwrap_or(if e.starts_with('-') {
+                i64::MIN / 2
+            } else {
+                i64::MAX / 2
+            })
+        }
+    };
+    // The value is 0.D x 10^m, D the significant digits (first one non-zero).
+    let all = format!("{int}{frac}");
+    let sig = all.trim_start_matches('0');
+    if sig.is_empty() {
+        return Ok(()); // zero
+    }
+    let sig = sig.trim_end_matches('0');
+    if sig.len() > 38 {
+        return Err(NumberError::Precision);
+    }
+    let m = int.len() as i64 - (all.len() - all.trim_start_matches('0').len()) as i64 + exp;
+    // 10^-128 <= |value| <= 10^126, i.e. 10^(m-1) >= 10^-128, and m <= 126 or value = 10^126.
+    if !(-127..=127).contains(&m) || (m == 127 && sig != "1") {
+        return Err(NumberError::Range);
+    }
+    Ok(())
+}
+
 /// ISO-8601 timestamp with milliseconds, as SNS uses.
 pub fn iso8601_ms(ms: u64) -> String {
     let dt = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64).unwrap_or_default();
@@ -254,5 +314,55 @@ mod tests {
             assert_eq!(a.next_u64(), b.next_u64());
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+    #[test]
+    fn number_attribute_values() {
+        for ok in [
+            "0",
+            "-0",
+            "+1",
+            "1.5",
+            ".5",
+            "5.",
+            "1e3",
+            "1E-3",
+            " 42 ",
+            "0.000",
+            "1e126",
+            "1.000e126",
+            "1e-128",
+            "12345678901234567890123456789012345678",
+            "1234567890123456789012345678901234567800000",
+        ] {
+            assert_eq!(check_number(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "abc",
+            "NaN",
+            "nan",
+            "inf",
+            "-Infinity",
+            "1e",
+            "e5",
+            "0x10",
+            "1.2.3",
+            "--1",
+            ".",
+        ] {
+            assert_eq!(check_number(bad), Err(NumberError::Syntax), "{bad}");
+        }
+        assert_eq!(
+            check_number("123456789012345678901234567890123456789"),
+            Err(NumberError::Precision)
+        );
+        assert_eq!(check_number("1e127"), Err(NumberError::Range));
+        assert_eq!(check_number("9.99e126"), Err(NumberError::Range));
+        assert_eq!(check_number("1e-129"), Err(NumberError::Range));
+        assert_eq!(check_number("0.0001e-125"), Err(NumberError::Range));
+        assert_eq!(
+            check_number("1e99999999999999999999"),
+            Err(NumberError::Range)
+        );
     }
 }

@@ -23,6 +23,11 @@ pub struct LocalArgs {
     /// With --data-dir: fdatasync before acknowledging (survives power loss too; slower).
     #[arg(long)]
     fsync: bool,
+    /// With --data-dir: start even if the log holds damaged records, skipping only those (each
+    /// reported on stderr) after copying the original log aside to DIR/wal.log.corrupt-<UTC time>.
+    /// Without it, a damaged log stops the start with its file, line and byte offset, untouched.
+    #[arg(long)]
+    recover_corrupt_log: bool,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "000000000000")]
@@ -41,6 +46,7 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         account_id: args.account_id,
         data_dir: args.data_dir,
         fsync: args.fsync,
+        recover_corrupt_log: args.recover_corrupt_log,
         ..Config::default()
     };
     for flag in &args.anomalies {

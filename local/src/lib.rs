@@ -61,6 +61,12 @@ pub struct Config {
     pub compact_after_bytes: u64,
     /// Anomaly injection per queue name (`*` = every queue), off by default.
     pub anomalies: Vec<(String, AnomalyConfig)>,
+    /// Durable mode: start even though the log holds damaged records, skipping only those
+    /// (each reported on stderr) after copying the original log aside to
+    /// `wal.log.corrupt-<UTC time>` in the data directory. Off by default: a damaged log
+    /// makes [`Server::bind`] fail with [`durable::CorruptLog`] (see [`Error::corrupt_log`])
+    /// and is left untouched. A torn last record (a crash mid-write) is ignored either way.
+    pub recover_corrupt_log: bool,
 }
 
 impl Default for Config {
@@ -74,6 +80,7 @@ impl Default for Config {
             fsync: false,
             compact_after_bytes: durable::DEFAULT_COMPACT_AFTER,
             anomalies: Vec::new(),
+            recover_corrupt_log: false,
         }
     }
 }
@@ -84,6 +91,19 @@ pub struct RunningServer {
     engine: Arc<Engine>,
     url: String,
     addr: SocketAddr,
+    /// Durable mode: the data directory's lock, held while serving.
+    _dir_lock: Option<durable::DirLock>,
+}
+
+impl Error {
+    /// The damaged-log error (file, line, byte offset and problem of each damaged record),
+    /// if this is one.
+    pub fn corrupt_log(&self) -> Option<&durable::CorruptLog> {
+        match self {
+            Error::Io(e) => e.get_ref()?.downcast_ref::<durable::CorruptLog>(),
+            _ => None,
+        }
+    }
 }
 
 /// The in-process server started by [`Server::start`]; stops on [`ServerHandle::shutdown`]
@@ -119,8 +139,21 @@ impl Server {
             config.fsync,
             config.compact_after_bytes,
         );
-        let engine = tokio::task::spawn_blocking(move || {
-            Engine::new(region, account, url2, data_dir.as_deref(), fsync, compact)
+        let recover = config.recover_corrupt_log;
+        let (engine, dir_lock) = tokio::task::spawn_blocking(move || {
+            let lock = match &data_dir {
+                Some(dir) => Some(durable::open_dir(dir, recover)?),
+                None => None,
+            };
+            let engine = Engine::new(region, account, url2, data_dir.as_deref(), fsync, compact)
+                .map_err(|e| match (e, &data_dir) {
+                    // Name the directory (the engine's I/O errors do not).
+                    (Error::Io(e), Some(dir)) if e.kind() != std::io::ErrorKind::InvalidData => {
+                        Error::Data(format!("{}: {e}", dir.display()))
+                    }
+                    (e, _) => e,
+                })?;
+            Ok::<_, Error>((engine, lock))
         })
         .await
         .map_err(|e| Error::Data(e.to_string()))??;
@@ -134,6 +167,7 @@ impl Server {
             engine,
             url,
             addr,
+            _dir_lock: dir_lock,
         })
     }
 

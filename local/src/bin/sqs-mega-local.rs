@@ -1,6 +1,7 @@
 //! Standalone `sqs-mega-local` server (the same as `mega local`).
 //!
 //! Usage: sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync]
+//!                       [--recover-corrupt-log]
 //!                       [--region R] [--account-id A] [--anomalies QUEUE=JSON]...
 //! Prints `listening on URL` on stdout once it accepts connections.
 
@@ -30,6 +31,7 @@ fn main() {
             }
             "--data-dir" => cfg.data_dir = Some(val("--data-dir").into()),
             "--fsync" => cfg.fsync = true,
+            "--recover-corrupt-log" => cfg.recover_corrupt_log = true,
             "--region" => cfg.region = val("--region"),
             "--account-id" => cfg.account_id = val("--account-id"),
             "--anomalies" => {

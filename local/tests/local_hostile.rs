@@ -1,0 +1,398 @@
+//! Hostile input: a damaged durable log, bad data directories, slow and idle connections,
+//! running out of file descriptors, the admin API's clock and a non-loopback bind. Every test
+//! talks to the real endpoint (the `sqs-mega-local` binary or an in-process server) over HTTP.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Aborts the whole test binary if a test runs past its deadline (a hang is a bug).
+struct Watchdog(Option<std::sync::mpsc::Sender<()>>);
+
+fn watchdog(name: &'static str, secs: u64) -> Watchdog {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            rx.recv_timeout(Duration::from_secs(secs))
+        {
+            eprintln!("test {name} still running after {secs} s: aborting (a hang)");
+            std::process::abort();
+        }
+    });
+    Watchdog(Some(tx))
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let p = std::env::temp_dir().join(format!(
+        "sqs-mega-hostile-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&p).unwrap();
+    TempDir(p)
+}
+
+/// How a start of the standalone binary ended: serving (with its URL), or exited.
+enum Started {
+    Serving(Proc, String),
+    Exited(std::process::ExitStatus),
+}
+
+/// Starts `sqs-mega-local --port 0 ARGS` with stderr going to `stderr_file`.
+fn spawn_bin(args: &[&str], stderr_file: &Path) -> Started {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqs-mega-local"))
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(stderr_file).unwrap()))
+        .spawn()
+        .expect("spawn sqs-mega-local");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    match line.trim().strip_prefix("listening on ") {
+        Some(url) => Started::Serving(Proc(child), url.to_string()),
+        None => {
+            assert!(line.is_empty(), "unexpected first line {line:?}");
+            Started::Exited(child.wait().unwrap())
+        }
+    }
+}
+
+fn serving(s: Started, stderr: &Path) -> (Proc, String) {
+    match s {
+        Started::Serving(p, u) => (p, u),
+        Started::Exited(st) => panic!(
+            "the endpoint exited ({st}): {}",
+            std::fs::read_to_string(stderr).unwrap_or_default()
+        ),
+    }
+}
+
+async fn drain(sqs: &aws_sdk_sqs::Client, q: &str) -> BTreeSet<String> {
+    let mut got = BTreeSet::new();
+    loop {
+        let r = sqs
+            .receive_message()
+            .queue_url(q)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap();
+        let ms = r.messages.unwrap_or_default();
+        if ms.is_empty() {
+            return got;
+        }
+        for m in ms {
+            got.insert(m.body.unwrap());
+        }
+    }
+}
+
+fn body_of(i: usize) -> String {
+    format!("message number {i:02} of thirty")
+}
+
+/// Writes 30 messages to a durable endpoint, kills it with SIGKILL and returns the log.
+async fn thirty_messages_then_kill_9(dir: &Path) -> Vec<u8> {
+    let err = dir.join("stderr-first.txt");
+    let data = dir.join("data");
+    let (mut server, url) = serving(
+        spawn_bin(&["--data-dir", data.to_str().unwrap()], &err),
+        &err,
+    );
+    let sqs = sqs_client_no_retry(&url);
+    let q = sqs
+        .create_queue()
+        .queue_name("precious")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for i in 0..30 {
+        sqs.send_message()
+            .queue_url(&q)
+            .message_body(body_of(i))
+            .send()
+            .await
+            .unwrap();
+    }
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    std::fs::read(data.join("wal.log")).unwrap()
+}
+
+fn all_bodies() -> BTreeSet<String> {
+    (0..30).map(body_of).collect()
+}
+
+/// Byte offset of the start of 1-based line `line`.
+fn offset_of_line(log: &[u8], line: usize) -> usize {
+    let mut off = 0;
+    for _ in 1..line {
+        off += log[off..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    }
+    off
+}
+
+/// Starts on the damaged log (refused), checks the error and that the log is unchanged, then
+/// starts with --recover-corrupt-log and returns the bodies that came back.
+async fn refused_then_recovered(
+    dir: &Path,
+    damaged: &[u8],
+    line: usize,
+    offset: usize,
+    problem: &str,
+) -> BTreeSet<String> {
+    let data = dir.join("data");
+    let log = data.join("wal.log");
+    std::fs::write(&log, damaged).unwrap();
+
+    let err = dir.join("stderr-refused.txt");
+    match spawn_bin(&["--data-dir", data.to_str().unwrap()], &err) {
+        Started::Serving(..) => panic!("started on a damaged log"),
+        Started::Exited(st) => assert!(!st.success()),
+    }
+    let msg = std::fs::read_to_string(&err).unwrap();
+    for want in [
+        log.display().to_string(),
+        format!("line {line}"),
+        format!("byte offset {offset}"),
+        problem.to_string(),
+        "--recover-corrupt-log".to_string(),
+    ] {
+        assert!(msg.contains(&want), "{want:?} not in: {msg}");
+    }
+    assert_eq!(std::fs::read(&log).unwrap(), damaged, "the log was changed");
+
+    let err = dir.join("stderr-recover.txt");
+    let (_server, url) = serving(
+        spawn_bin(
+            &[
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--recover-corrupt-log",
+            ],
+            &err,
+        ),
+        &err,
+    );
+    let msg = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        msg.contains("WARNING") && msg.contains(&format!("line {line}, byte offset {offset}")),
+        "no loud report: {msg}"
+    );
+    // The original bytes are kept aside, byte for byte.
+    let copies: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("wal.log.corrupt-")
+        })
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(std::fs::read(&copies[0]).unwrap(), damaged);
+    assert!(msg.contains(&copies[0].display().to_string()), "{msg}");
+
+    let sqs = sqs_client_no_retry(&url);
+    let q = sqs
+        .get_queue_url()
+        .queue_name("precious")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    drain(&sqs, &q).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_line_in_the_middle_is_never_dropped_silently() {
+    let _w = watchdog("garbage_line", 120);
+    let dir = temp_dir("garbage");
+    let log = thirty_messages_then_kill_9(&dir.0).await;
+    // sed -i '10a GARBAGE' wal.log
+    let at = offset_of_line(&log, 11);
+    let mut damaged = log[..at].to_vec();
+    damaged.extend_from_slice(b"GARBAGE\n");
+    damaged.extend_from_slice(&log[at..]);
+    let got = refused_then_recovered(&dir.0, &damaged, 11, at, "not a valid record").await;
+    assert_eq!(got, all_bodies(), "all 30 messages back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_overwritten_bytes_in_a_record_are_caught() {
+    let _w = watchdog("two_bytes", 120);
+    let dir = temp_dir("twobytes");
+    let log = thirty_messages_then_kill_9(&dir.0).await;
+    // Two bytes of message 15's body: still valid JSON, a different body.
+    let needle = body_of(15);
+    let pos = log
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap();
+    let mut damaged = log.clone();
+    damaged[pos + 15] = b'X';
+    damaged[pos + 16] = b'Y';
+    let line = log[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
+    let at = offset_of_line(&log, line);
+    let got = refused_then_recovered(&dir.0, &damaged, line, at, "checksum mismatch").await;
+    let mut want = all_bodies();
+    want.remove(&needle);
+    assert_eq!(got, want, "29 messages back, the damaged one skipped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_a_record_is_caught() {
+    let _w = watchdog("invalid_utf8", 120);
+    let dir = temp_dir("utf8");
+    let log = thirty_messages_then_kill_9(&dir.0).await;
+    let needle = body_of(7);
+    let pos = log
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
+        .unwrap();
+    let mut damaged = log.clone();
+    damaged[pos + 3] = 0xFF;
+    let line = log[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
+    let at = offset_of_line(&log, line);
+    let got = refused_then_recovered(&dir.0, &damaged, line, at, "invalid UTF-8").await;
+    let mut want = all_bodies();
+    want.remove(&needle);
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_record_is_still_ignored() {
+    let _w = watchdog("torn_tail", 120);
+    let dir = temp_dir("torn");
+    let log = thirty_messages_then_kill_9(&dir.0).await;
+    let data = dir.0.join("data");
+    // A crash mid-write: the first half of a record, no newline.
+    let mut torn = log.clone();
+    let last = offset_of_line(&log, 31);
+    torn.extend_from_slice(&log[last..last + (log.len() - last) / 2]);
+    std::fs::write(data.join("wal.log"), &torn).unwrap();
+    let err = dir.0.join("stderr.txt");
+    let (_server, url) = serving(
+        spawn_bin(&["--data-dir", data.to_str().unwrap()], &err),
+        &err,
+    );
+    let sqs = sqs_client_no_retry(&url);
+    let q = sqs
+        .get_queue_url()
+        .queue_name("precious")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    assert_eq!(drain(&sqs, &q).await, all_bodies());
+    let no_copy = std::fs::read_dir(&data).unwrap().all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("wal.log.corrupt-")
+    });
+    assert!(no_copy, "a torn tail is not corruption");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_errors_name_the_path() {
+    let _w = watchdog("data_dir_errors", 60);
+    let dir = temp_dir("dirs");
+    // Not a directory.
+    let file = dir.0.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = sqs_mega_local::Server::bind(sqs_mega_local::Config {
+        data_dir: Some(file.clone()),
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("a file as the data directory");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&file.display().to_string()) && msg.contains("not a directory"),
+        "{msg}"
+    );
+    // Cannot create (a file in the way of a parent).
+    let below = file.join("sub");
+    let msg = sqs_mega_local::Server::bind(sqs_mega_local::Config {
+        data_dir: Some(below.clone()),
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("under a file")
+    .to_string();
+    assert!(msg.contains(&below.display().to_string()), "{msg}");
+    // Held by another endpoint (the binary, another process).
+    let data = dir.0.join("data");
+    let err = dir.0.join("stderr-1.txt");
+    let (_first, _) = serving(
+        spawn_bin(&["--data-dir", data.to_str().unwrap()], &err),
+        &err,
+    );
+    let err2 = dir.0.join("stderr-2.txt");
+    match spawn_bin(&["--data-dir", data.to_str().unwrap()], &err2) {
+        Started::Serving(..) => panic!("two endpoints on one data directory"),
+        Started::Exited(st) => assert!(!st.success()),
+    }
+    let msg = std::fs::read_to_string(&err2).unwrap();
+    assert!(
+        msg.contains(&data.display().to_string()) && msg.contains("in use"),
+        "{msg}"
+    );
+    // The typed error of a damaged log, in process.
+    drop(_first);
+    std::fs::write(data.join("wal.log"), b"{\"t\":\"Topic\"\n").unwrap();
+    let e = sqs_mega_local::Server::bind(sqs_mega_local::Config {
+        data_dir: Some(data.clone()),
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("damaged log");
+    let c = e.corrupt_log().expect("a CorruptLog error");
+    assert_eq!(c.path, data.join("wal.log"));
+    assert_eq!((c.damaged[0].line, c.damaged[0].offset), (1, 0));
+}

@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use sqs_mega_local::{Config, Server};
+use sqs_mega_local::{AdminApi, Config, Server};
 
 use crate::CliError;
 
 #[derive(Args)]
 pub struct LocalArgs {
-    /// Address to listen on (loopback by default).
+    /// Address to listen on (loopback by default). Any other address (e.g. 0.0.0.0) exposes the
+    /// endpoint, which does not authenticate requests, to the network: a warning is printed, and the
+    /// admin API (/_mega/: clock, anomalies) is off unless --admin-token is set.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to listen on (0: any free port).
@@ -28,6 +30,12 @@ pub struct LocalArgs {
     /// Without it, a damaged log stops the start with its file, line and byte offset, untouched.
     #[arg(long)]
     recover_corrupt_log: bool,
+    /// A secret that turns the admin API (/_mega/) on for clients that send it (header
+    /// x-mega-admin-token: TOKEN, or Authorization: Bearer TOKEN), on any address. Better given as
+    /// the environment variable MEGA_ADMIN_TOKEN (a command line is visible to other users). Never
+    /// printed.
+    #[arg(long, value_name = "TOKEN", hide_default_value = true)]
+    admin_token: Option<String>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "000000000000")]
@@ -47,6 +55,9 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         data_dir: args.data_dir,
         fsync: args.fsync,
         recover_corrupt_log: args.recover_corrupt_log,
+        admin_token: args
+            .admin_token
+            .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok()),
         ..Config::default()
     };
     for flag in &args.anomalies {
@@ -62,13 +73,29 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {
         let running = Server::bind(config).await?;
+        let addr = running.local_addr();
+        let scope = if addr.ip().is_unspecified() {
+            "all interfaces: reachable from the network"
+        } else if addr.ip().is_loopback() {
+            "loopback: this host only"
+        } else {
+            "reachable from the network"
+        };
         println!(
-            "mega local: SQS and SNS endpoint listening on {}",
+            "mega local: SQS and SNS endpoint on {} (listening on {addr}, {scope})",
             running.url()
         );
         println!(
             "  use it with: --endpoint-url {} (any access key and secret, region us-east-1)",
             running.url()
+        );
+        println!(
+            "  admin API (/_mega/): {}",
+            match running.admin_api() {
+                AdminApi::Open => "on",
+                AdminApi::TokenRequired => "on, for requests carrying the admin token",
+                AdminApi::Off => "off (not a loopback address and no --admin-token)",
+            }
         );
         let _ = std::io::stdout().flush();
         running.run(shutdown_signal()).await;

@@ -31,6 +31,7 @@ pub mod util;
 pub use anomaly::AnomalyConfig;
 pub use engine::Engine;
 pub use error::{ApiError, Error};
+pub use server::ADMIN_TOKEN_HEADER;
 
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -40,9 +41,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Server configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
-    /// Address to bind (default `127.0.0.1`).
+    /// Address to bind (default `127.0.0.1`). On an address that is not loopback (e.g.
+    /// `0.0.0.0`) a warning is printed on stderr, and the admin API (`/_mega/...`) is off
+    /// unless [`Config::admin_token`] is set.
     pub host: String,
     /// Port to bind; 0 picks a free one (default 0; the CLI uses 4566).
     pub port: u16,
@@ -67,6 +70,42 @@ pub struct Config {
     /// makes [`Server::bind`] fail with [`durable::CorruptLog`] (see [`Error::corrupt_log`])
     /// and is left untouched. A torn last record (a crash mid-write) is ignored either way.
     pub recover_corrupt_log: bool,
+    /// A secret for the admin API (`/_mega/...`: clock, anomalies; `/_mega/health` is always
+    /// open). When set, admin requests must carry it (header `x-mega-admin-token: TOKEN` or
+    /// `Authorization: Bearer TOKEN`), whatever the bind address. When not set, the admin API
+    /// is open on a loopback bind and off on any other. Never printed (not even by `Debug`).
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("data_dir", &self.data_dir)
+            .field("fsync", &self.fsync)
+            .field("compact_after_bytes", &self.compact_after_bytes)
+            .field("anomalies", &self.anomalies)
+            .field("recover_corrupt_log", &self.recover_corrupt_log)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Who may use the admin API (`/_mega/...`) of a bound server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminApi {
+    /// Open to any client (a loopback bind without an admin token).
+    Open,
+    /// Open to requests carrying the admin token.
+    TokenRequired,
+    /// Off: a non-loopback bind without an admin token (`/_mega/health` still answers).
+    Off,
 }
 
 impl Default for Config {
@@ -81,6 +120,7 @@ impl Default for Config {
             compact_after_bytes: durable::DEFAULT_COMPACT_AFTER,
             anomalies: Vec::new(),
             recover_corrupt_log: false,
+            admin_token: None,
         }
     }
 }
@@ -91,6 +131,7 @@ pub struct RunningServer {
     engine: Arc<Engine>,
     url: String,
     addr: SocketAddr,
+    admin: server::AdminGate,
     /// Durable mode: the data directory's lock, held while serving.
     _dir_lock: Option<durable::DirLock>,
 }
@@ -123,8 +164,37 @@ impl Server {
     /// Binds and prepares the server (replays the log in durable mode). Must be called
     /// inside a tokio runtime.
     pub async fn bind(config: Config) -> Result<RunningServer, Error> {
-        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .map_err(|e| {
+                Error::Config(format!(
+                    "cannot listen on {}:{}: {e}",
+                    config.host, config.port
+                ))
+            })?;
         let addr = listener.local_addr()?;
+        let admin = match (&config.admin_token, addr.ip().is_loopback()) {
+            (Some(t), _) if t.trim().is_empty() => {
+                return Err(Error::Config("the admin token is empty".into()))
+            }
+            (Some(t), _) => server::AdminGate::Token(t.trim().to_string()),
+            (None, true) => server::AdminGate::Open,
+            (None, false) => server::AdminGate::Off(addr),
+        };
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "sqs-mega-local: WARNING: listening on {addr}, which is NOT a loopback address: \
+                 anyone who can reach it can create, read and delete queues, topics and \
+                 messages (requests are not authenticated)."
+            );
+            if let server::AdminGate::Off(_) = admin {
+                eprintln!(
+                    "sqs-mega-local: WARNING: the admin API (/_mega/: clock, anomalies) is OFF on \
+                     this address; set an admin token (--admin-token, MEGA_ADMIN_TOKEN or \
+                     Config::admin_token) to turn it on for clients that send it."
+                );
+            }
+        }
         let host = match config.host.as_str() {
             "0.0.0.0" | "::" | "[::]" => "127.0.0.1".to_string(),
             h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
@@ -167,6 +237,7 @@ impl Server {
             engine,
             url,
             addr,
+            admin,
             _dir_lock: dir_lock,
         })
     }
@@ -234,10 +305,22 @@ impl RunningServer {
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
+    /// Who may use the admin API (`/_mega/...`).
+    pub fn admin_api(&self) -> AdminApi {
+        match self.admin {
+            server::AdminGate::Open => AdminApi::Open,
+            server::AdminGate::Token(_) => AdminApi::TokenRequired,
+            server::AdminGate::Off(_) => AdminApi::Off,
+        }
+    }
 
     /// Serves until `shutdown` completes, then stops accepting and drops open connections.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut conns = tokio::task::JoinSet::new();
+        let ctx = Arc::new(server::Ctx {
+            engine: self.engine.clone(),
+            admin: self.admin.clone(),
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -245,9 +328,9 @@ impl RunningServer {
                 acc = self.listener.accept() => {
                     let Ok((stream, _)) = acc else { continue };
                     let _ = stream.set_nodelay(true);
-                    let engine = self.engine.clone();
+                    let ctx = ctx.clone();
                     conns.spawn(async move {
-                        let svc = service_fn(move |req| server::handle(engine.clone(), req));
+                        let svc = service_fn(move |req| server::handle(ctx.clone(), req));
                         let _ = hyper::server::conn::http1::Builder::new()
                             .keep_alive(true)
                             .serve_connection(TokioIo::new(stream), svc)
@@ -265,7 +348,11 @@ impl RunningServer {
 /// (for `mega local`: pass `async { let _ = tokio::signal::ctrl_c().await; }`).
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let running = Server::bind(config).await?;
-    eprintln!("sqs-mega-local: SQS + SNS endpoint on {}", running.url());
+    eprintln!(
+        "sqs-mega-local: SQS + SNS endpoint listening on {} (endpoint URL {})",
+        running.local_addr(),
+        running.url()
+    );
     running.run(shutdown).await;
     Ok(())
 }

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -61,10 +62,76 @@ const SNS_ACTIONS: &[&str] = &[
     "ListTagsForResource",
 ];
 
-pub(crate) async fn handle(
-    engine: Arc<Engine>,
-    req: Request<Incoming>,
-) -> Result<Resp, Infallible> {
+/// Who may use the admin API (`/_mega/...`, except `/_mega/health`).
+#[derive(Clone)]
+pub(crate) enum AdminGate {
+    /// Anyone (a loopback bind without a token).
+    Open,
+    /// Requests carrying this token (`x-mega-admin-token: T` or `Authorization: Bearer T`).
+    Token(String),
+    /// Nobody: a non-loopback bind without a token.
+    Off(SocketAddr),
+}
+
+/// What every request needs.
+pub(crate) struct Ctx {
+    pub engine: Arc<Engine>,
+    pub admin: AdminGate,
+}
+
+/// Header of the admin token.
+pub const ADMIN_TOKEN_HEADER: &str = "x-mega-admin-token";
+
+/// `None` if the admin request may proceed, else the refusal.
+fn admin_refusal(gate: &AdminGate, headers: &hyper::HeaderMap) -> Option<Resp> {
+    let json = |status: u16, msg: String| {
+        resp(
+            status,
+            "application/json",
+            serde_json::json!({ "error": msg }).to_string(),
+        )
+    };
+    match gate {
+        AdminGate::Open => None,
+        AdminGate::Off(addr) => Some(json(
+            403,
+            format!(
+                "the admin API is off: this endpoint listens on {addr}, which is not a loopback \
+                 address, and no admin token is set (--admin-token, MEGA_ADMIN_TOKEN or \
+                 Config::admin_token)"
+            ),
+        )),
+        AdminGate::Token(token) => {
+            let given = headers
+                .get(ADMIN_TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| {
+                    headers
+                        .get(hyper::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                });
+            match given {
+                Some(g) if same_secret(g.trim().as_bytes(), token.as_bytes()) => None,
+                _ => Some(json(
+                    401,
+                    format!(
+                        "the admin API needs the admin token: header {ADMIN_TOKEN_HEADER}: TOKEN \
+                         or Authorization: Bearer TOKEN"
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let engine = &ctx.engine;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let target = req
@@ -73,6 +140,13 @@ pub(crate) async fn handle(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let query = req.uri().query().map(str::to_string);
+    if let Some(rest) = path.strip_prefix("/_mega/") {
+        if rest != "health" {
+            if let Some(refused) = admin_refusal(&ctx.admin, req.headers()) {
+                return Ok(refused);
+            }
+        }
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -83,7 +157,7 @@ pub(crate) async fn handle(
     };
     if let Some(rest) = path.strip_prefix("/_mega/") {
         return Ok(admin(
-            &engine,
+            engine,
             method.as_str(),
             rest,
             query.as_deref(),
@@ -151,17 +225,32 @@ fn admin(engine: &Engine, method: &str, rest: &str, query: Option<&str>, body: &
     match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
         ("GET", ["health"]) => json(200, serde_json::json!({"status": "ok"})),
         ("POST", ["clock", "advance"]) => {
-            let ms = query
-                .unwrap_or("")
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("ms="))
-                .and_then(|v| v.parse::<u64>().ok());
-            match ms {
-                Some(ms) => {
+            let ms = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "ms")
+                .map(|(_, v)| v.into_owned());
+            match ms.as_deref().map(|v| (v, v.parse::<u64>())) {
+                Some((_, Ok(ms))) => {
                     engine.advance_clock(ms);
-                    json(200, serde_json::json!({"now": engine.now()}))
+                    let now = engine.now();
+                    json(
+                        200,
+                        serde_json::json!({
+                            "now": now,
+                            "saturated": now == crate::engine::MAX_CLOCK_MS,
+                        }),
+                    )
                 }
-                None => json(400, serde_json::json!({"error": "ms=N required"})),
+                Some((v, Err(_))) => json(
+                    400,
+                    serde_json::json!({"error": format!(
+                        "query parameter ms: {v:?} is not a number of milliseconds from 0 to {}",
+                        u64::MAX
+                    )}),
+                ),
+                None => json(
+                    400,
+                    serde_json::json!({"error": "query parameter ms is required: ms=N (milliseconds)"}),
+                ),
             }
         }
         ("GET", ["anomalies"]) => json(200, serde_json::json!(engine.anomalies())),

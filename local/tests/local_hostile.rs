@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -395,4 +395,209 @@ async fn data_dir_errors_name_the_path() {
     let c = e.corrupt_log().expect("a CorruptLog error");
     assert_eq!(c.path, data.join("wal.log"));
     assert_eq!((c.damaged[0].line, c.damaged[0].offset), (1, 0));
+}
+
+// --- Admin API: clock arithmetic, non-loopback binds --------------------------------------
+
+/// One HTTP/1.1 request on a new connection (`Connection: close`): (status, body).
+fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let hostport = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(hostport).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {out:?}"));
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_advance_saturates_and_rejects_what_is_not_a_u64() {
+    let _w = watchdog("clock", 60);
+    let l = start().await;
+    let q = l.queue("clocked").await;
+    l.send(&q, "before").await;
+    let url = l.url.clone();
+    let adv = move |v: &str| {
+        let url = url.clone();
+        let path = format!("/_mega/clock/advance{v}");
+        async move {
+            tokio::task::spawn_blocking(move || http(&url, "POST", &path, &[]))
+                .await
+                .unwrap()
+        }
+    };
+    let before = l.engine.now();
+    for bad in [
+        "?ms=18446744073709551616",
+        "?ms=99999999999999999999999999",
+        "?ms=-1",
+        "?ms=1e3",
+        "?ms=abc",
+        "?ms=",
+        "",
+        "?millis=5",
+    ] {
+        let (status, body) = adv(bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("ms"), "{bad}: the parameter is named: {body}");
+    }
+    assert!(l.engine.now() - before < 60_000, "the clock did not move");
+    let got = l.recv(&q, 10, Some(0)).await;
+    assert_eq!(got.len(), 1, "the message is still there");
+
+    // u64::MAX, then more: the clock saturates, never wraps or goes back.
+    let (status, body) = adv("?ms=18446744073709551615").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let top = v["now"].as_u64().unwrap();
+    assert!(top > before && v["saturated"] == true, "{body}");
+    for more in [
+        "?ms=18446744073709551615",
+        "?ms=9223372036854775808",
+        "?ms=1",
+    ] {
+        let (status, body) = adv(more).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["now"].as_u64().unwrap(), top, "{more}: {body}");
+    }
+    assert_eq!(l.engine.now(), top);
+    // At the end of time the endpoint still works: a message sent now is there.
+    l.send(&q, "after").await;
+    let got = l.recv(&q, 10, None).await;
+    let bodies: Vec<&str> = got.iter().filter_map(|m| m.body.as_deref()).collect();
+    assert!(bodies.contains(&"after"), "{bodies:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_bind_warns_and_turns_the_admin_api_off() {
+    let _w = watchdog("non_loopback", 60);
+    let dir = temp_dir("bind");
+    let err = dir.0.join("stderr.txt");
+    let (_server, url) = serving(spawn_bin(&["--host", "0.0.0.0"], &err), &err);
+    let port = url.rsplit(':').next().unwrap().to_string();
+    let warn = std::fs::read_to_string(&err).unwrap();
+    assert!(
+        warn.contains("WARNING")
+            && warn.contains(&format!("0.0.0.0:{port}"))
+            && warn.contains("NOT a loopback")
+            && warn.contains("admin API")
+            && warn.contains("OFF"),
+        "{warn}"
+    );
+    let u = url.clone();
+    let calls = tokio::task::spawn_blocking(move || {
+        [
+            http(&u, "GET", "/_mega/anomalies", &[]),
+            http(&u, "POST", "/_mega/clock/advance?ms=1000", &[]),
+            http(&u, "PUT", "/_mega/anomalies/q", &[]),
+            http(&u, "GET", "/_mega/health", &[]),
+        ]
+    })
+    .await
+    .unwrap();
+    for (status, body) in &calls[..3] {
+        assert_eq!(*status, 403, "{body}");
+        assert!(body.contains("admin API is off"), "{body}");
+    }
+    assert_eq!(calls[3].0, 200, "health stays open");
+    // The SQS API itself still answers.
+    let sqs = sqs_client_no_retry(&url);
+    sqs.create_queue().queue_name("open").send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_token_turns_the_admin_api_on_for_those_who_send_it() {
+    let _w = watchdog("admin_token", 60);
+    let dir = temp_dir("token");
+    let err = dir.0.join("stderr.txt");
+    let secret = "s3cret-T0ken-xyzzy";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqs-mega-local"))
+        .args(["--port", "0", "--host", "0.0.0.0"])
+        .env("MEGA_ADMIN_TOKEN", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Proc(child);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let u = url.clone();
+    let bearer = format!("Bearer {secret}");
+    let calls = tokio::task::spawn_blocking(move || {
+        [
+            http(&u, "GET", "/_mega/anomalies", &[]),
+            http(
+                &u,
+                "GET",
+                "/_mega/anomalies",
+                &[("x-mega-admin-token", "wrong")],
+            ),
+            http(
+                &u,
+                "GET",
+                "/_mega/anomalies",
+                &[("authorization", "Bearer wrong")],
+            ),
+            http(
+                &u,
+                "GET",
+                "/_mega/anomalies",
+                &[("x-mega-admin-token", secret)],
+            ),
+            http(&u, "GET", "/_mega/anomalies", &[("authorization", &bearer)]),
+        ]
+    })
+    .await
+    .unwrap();
+    for (status, body) in &calls[..3] {
+        assert_eq!(*status, 401, "{body}");
+        assert!(!body.contains(secret));
+    }
+    assert_eq!(calls[3].0, 200, "{}", calls[3].1);
+    assert_eq!(calls[4].0, 200, "{}", calls[4].1);
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(said.contains("WARNING") && !said.contains(secret), "{said}");
+    // The token is never shown, not even by Debug.
+    let cfg = sqs_mega_local::Config {
+        admin_token: Some(secret.into()),
+        ..Default::default()
+    };
+    assert!(!format!("{cfg:?}").contains(secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_loopback_the_admin_api_stays_open_without_a_token() {
+    let _w = watchdog("loopback_admin", 60);
+    let running = sqs_mega_local::Server::bind(sqs_mega_local::Config::default())
+        .await
+        .unwrap();
+    assert_eq!(running.admin_api(), sqs_mega_local::AdminApi::Open);
+    let l = start().await;
+    let u = l.url.clone();
+    let (status, body) =
+        tokio::task::spawn_blocking(move || http(&u, "POST", "/_mega/clock/advance?ms=1000", &[]))
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "{body}");
 }

@@ -36,6 +36,15 @@ pub struct LocalArgs {
     /// printed.
     #[arg(long, value_name = "TOKEN", hide_default_value = true)]
     admin_token: Option<String>,
+    /// Close a connection that has not sent a complete request head this many seconds after the
+    /// endpoint started waiting for one (also ends idle keep-alive connections); 0: no limit.
+    /// Never applies while a request is handled (long polls are safe).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    header_read_timeout: u64,
+    /// Close a connection on which no byte moves for this many seconds while none of its requests
+    /// is being handled (stalled bodies, clients that stopped reading); 0: no limit.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    idle_timeout: u64,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     #[arg(long, default_value = "000000000000")]
@@ -58,6 +67,8 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         admin_token: args
             .admin_token
             .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok()),
+        header_read_timeout: seconds(args.header_read_timeout),
+        idle_timeout: seconds(args.idle_timeout),
         ..Config::default()
     };
     for flag in &args.anomalies {
@@ -103,6 +114,11 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A limit in seconds, 0 for none.
+fn seconds(s: u64) -> Option<std::time::Duration> {
+    (s > 0).then(|| std::time::Duration::from_secs(s))
 }
 
 /// Ctrl-C or SIGTERM.

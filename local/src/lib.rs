@@ -33,8 +33,6 @@ pub use engine::Engine;
 pub use error::{ApiError, Error};
 pub use server::ADMIN_TOKEN_HEADER;
 
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,7 +73,23 @@ pub struct Config {
     /// `Authorization: Bearer TOKEN`), whatever the bind address. When not set, the admin API
     /// is open on a loopback bind and off on any other. Never printed (not even by `Debug`).
     pub admin_token: Option<String>,
+    /// A connection must deliver a complete request head within this time from the moment
+    /// the endpoint waits for one (the connection opened, or the previous response sent), or
+    /// it is closed: slow or stuck clients cannot hold connections, and an idle keep-alive
+    /// connection is closed after it. `None`: no limit. Default 30 s. It never applies while
+    /// a request is handled (a ReceiveMessage long poll waits up to 20 s).
+    pub header_read_timeout: Option<std::time::Duration>,
+    /// A connection on which no byte moves, in either direction, for this long while none of
+    /// its requests is being handled is closed (a stalled request body, a client that stopped
+    /// reading, an idle keep-alive connection). `None`: no limit. Default 60 s. Between
+    /// requests the shorter of this and `header_read_timeout` applies.
+    pub idle_timeout: Option<std::time::Duration>,
 }
+
+/// Default [`Config::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Default [`Config::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +107,8 @@ impl std::fmt::Debug for Config {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -121,6 +137,8 @@ impl Default for Config {
             anomalies: Vec::new(),
             recover_corrupt_log: false,
             admin_token: None,
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -132,6 +150,7 @@ pub struct RunningServer {
     url: String,
     addr: SocketAddr,
     admin: server::AdminGate,
+    limits: server::ConnLimits,
     /// Durable mode: the data directory's lock, held while serving.
     _dir_lock: Option<durable::DirLock>,
 }
@@ -238,6 +257,10 @@ impl Server {
             url,
             addr,
             admin,
+            limits: server::ConnLimits {
+                header_read: config.header_read_timeout,
+                idle: config.idle_timeout,
+            },
             _dir_lock: dir_lock,
         })
     }
@@ -315,33 +338,75 @@ impl RunningServer {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and drops open connections.
+    ///
+    /// When accepting fails for want of resources (no file descriptor left: EMFILE, ENFILE,
+    /// or no memory), it waits before trying again, 5 ms doubling up to 1 s, and says so once
+    /// on stderr per episode: it never spins.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut conns = tokio::task::JoinSet::new();
         let ctx = Arc::new(server::Ctx {
             engine: self.engine.clone(),
             admin: self.admin.clone(),
         });
+        let limits = self.limits;
+        let mut backoff: Option<std::time::Duration> = None;
+        let mut failures = 0u64;
+        let mut paused_until: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                acc = self.listener.accept() => {
-                    let Ok((stream, _)) = acc else { continue };
-                    let _ = stream.set_nodelay(true);
-                    let ctx = ctx.clone();
-                    conns.spawn(async move {
-                        let svc = service_fn(move |req| server::handle(ctx.clone(), req));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
+                _ = tokio::time::sleep_until(paused_until.unwrap_or_else(tokio::time::Instant::now)),
+                    if paused_until.is_some() => paused_until = None,
+                acc = self.listener.accept(), if paused_until.is_none() => match acc {
+                    Ok((stream, _)) => {
+                        if backoff.take().is_some() {
+                            eprintln!(
+                                "sqs-mega-local: accepting connections again (after {failures} \
+                                 failed attempt(s))"
+                            );
+                        }
+                        let _ = stream.set_nodelay(true);
+                        conns.spawn(server::serve_connection(stream, ctx.clone(), limits));
+                    }
+                    Err(e) if accept_error_is_transient(&e) => {}
+                    Err(e) => {
+                        if backoff.is_none() {
+                            failures = 0;
+                            eprintln!(
+                                "sqs-mega-local: cannot accept connections on {}: {e}; waiting \
+                                 (up to 1 s) between attempts until it can",
+                                self.addr
+                            );
+                        }
+                        failures += 1;
+                        let delay = next_accept_backoff(backoff);
+                        backoff = Some(delay);
+                        paused_until = Some(tokio::time::Instant::now() + delay);
+                    }
+                },
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
         conns.shutdown().await;
     }
+}
+
+/// Errors of one incoming connection (try the next one at once), as opposed to a lack of
+/// resources (wait before trying again).
+fn accept_error_is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    )
+}
+
+/// The wait before the next accept after a failure: 5 ms, doubling, at most 1 s.
+fn next_accept_backoff(prev: Option<std::time::Duration>) -> std::time::Duration {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(5);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(1);
+    prev.map_or(FIRST, |d| (d * 2).min(MAX))
 }
 
 /// Binds, prints the endpoint on stderr and serves until `shutdown` completes
@@ -416,5 +481,29 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.stop_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_grows_to_a_second_and_stays_there() {
+        let mut d = None;
+        let mut seen = Vec::new();
+        for _ in 0..12 {
+            let next = next_accept_backoff(d);
+            seen.push(next.as_millis());
+            d = Some(next);
+        }
+        assert_eq!(
+            seen,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
+        let emfile = std::io::Error::from_raw_os_error(24);
+        assert!(!accept_error_is_transient(&emfile), "EMFILE waits");
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert!(accept_error_is_transient(&aborted));
     }
 }

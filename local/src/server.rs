@@ -7,11 +7,18 @@ use crate::error::ApiError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -130,7 +137,159 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+// --- Connections: header-read and idle timeouts ------------------------------------------
+
+/// Time limits of a connection (see `Config::header_read_timeout`, `Config::idle_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    pub header_read: Option<Duration>,
+    pub idle: Option<Duration>,
+}
+
+/// When a connection last moved a byte, and how many of its requests are being handled.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+    busy: AtomicUsize,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+    fn quiet_for(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Marks a request as being handled (a long poll is not idleness).
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn new(a: &Arc<Activity>) -> Busy {
+        a.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(a.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The connection's socket, noting each byte read or written.
+struct Tracked<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves one connection until it ends, the client is too slow to send a request head
+/// (`header_read`, from the moment a request is awaited: this also ends an idle keep-alive
+/// connection), or no byte moves for `idle` while no request is being handled (a stalled
+/// body, a client that stopped reading). A request being handled (a long poll) never times
+/// out here.
+pub(crate) async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    ctx: Arc<Ctx>,
+    limits: ConnLimits,
+) {
+    let activity = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        busy: AtomicUsize::new(0),
+    });
+    let io = TokioIo::new(Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let act = activity.clone();
+    let svc = service_fn(move |req| handle(ctx.clone(), Some(act.clone()), req));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let conn = builder.serve_connection(io, svc);
+    let Some(idle) = limits.idle else {
+        let _ = conn.await;
+        return;
+    };
+    tokio::pin!(conn);
+    loop {
+        let wait = if activity.busy.load(Ordering::Relaxed) > 0 {
+            idle
+        } else {
+            match idle.checked_sub(activity.quiet_for()) {
+                Some(left) if !left.is_zero() => left,
+                // Idle: dropping the connection closes it.
+                _ => return,
+            }
+        };
+        tokio::select! {
+            _ = &mut conn => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn handle(
+    ctx: Arc<Ctx>,
+    activity: Option<Arc<Activity>>,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
     let engine = &ctx.engine;
     let path = req.uri().path().to_string();
     let method = req.method().clone();
@@ -155,6 +314,8 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Resp
             )))
         }
     };
+    // From here on the request is being handled: not idle, however long it takes.
+    let _busy = activity.as_ref().map(Busy::new);
     if let Some(rest) = path.strip_prefix("/_mega/") {
         return Ok(admin(
             engine,

@@ -601,3 +601,239 @@ async fn on_loopback_the_admin_api_stays_open_without_a_token() {
             .unwrap();
     assert_eq!(status, 200, "{body}");
 }
+
+// --- Connections: slow, idle and stalled clients; running out of descriptors ---------------
+
+fn limits(header: Option<u64>, idle: Option<u64>) -> sqs_mega_local::Config {
+    sqs_mega_local::Config {
+        header_read_timeout: header.map(Duration::from_secs),
+        idle_timeout: idle.map(Duration::from_secs),
+        ..Default::default()
+    }
+}
+
+/// Reads until the server closes the connection; how long that took, or `None` if it was
+/// still open after `max`. Also returns what was read.
+async fn closed_within(s: &mut tokio::net::TcpStream, max: Duration) -> (Option<Duration>, String) {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = max.saturating_sub(start.elapsed());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return (None, String::from_utf8_lossy(&got).into()),
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return (Some(start.elapsed()), String::from_utf8_lossy(&got).into())
+            }
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+async fn connect(l: &Local) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(l.url.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+async fn send_raw(s: &mut tokio::net::TcpStream, bytes: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    s.write_all(bytes).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_header_is_disconnected() {
+    let _w = watchdog("partial_header", 60);
+    let l = start_with(limits(Some(1), None)).await;
+    let mut s = connect(&l).await;
+    send_raw(&mut s, b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+    let (closed, _) = closed_within(&mut s, Duration::from_secs(6)).await;
+    let t = closed.expect("still connected 6 s after a partial header");
+    assert!(t >= Duration::from_millis(800), "closed too early: {t:?}");
+    // A silent connection too (it never sends a byte).
+    let mut s = connect(&l).await;
+    let (closed, _) = closed_within(&mut s, Duration::from_secs(6)).await;
+    assert!(closed.is_some(), "a silent connection stays open");
+    // The endpoint still serves.
+    l.queue("still-serving").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let _w = watchdog("idle_keep_alive", 60);
+    // By the idle timeout (the header timeout far away), then by the header timeout alone.
+    for cfg in [limits(Some(30), Some(1)), limits(Some(1), None)] {
+        let l = start_with(cfg).await;
+        let mut s = connect(&l).await;
+        send_raw(&mut s, b"GET /_mega/health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (closed, got) = closed_within(&mut s, Duration::from_secs(6)).await;
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        let t = closed.expect("an idle keep-alive connection stays open");
+        assert!(t >= Duration::from_millis(800), "closed too early: {t:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_body_is_disconnected() {
+    let _w = watchdog("stalled_body", 60);
+    let l = start_with(limits(Some(30), Some(1))).await;
+    let mut s = connect(&l).await;
+    send_raw(
+        &mut s,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+    )
+    .await;
+    let (closed, _) = closed_within(&mut s, Duration::from_secs(6)).await;
+    assert!(closed.is_some(), "a stalled body holds the connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_outlive_the_connection_timeouts() {
+    let _w = watchdog("long_poll", 60);
+    let l = start_with(limits(Some(1), Some(1))).await;
+    let q = l.queue("patient").await;
+    // An empty long poll of 3 s (three times both timeouts) answers normally.
+    let t = std::time::Instant::now();
+    let r = l
+        .sqs
+        .receive_message()
+        .queue_url(&q)
+        .wait_time_seconds(3)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.messages.unwrap_or_default().is_empty());
+    assert!(
+        t.elapsed() >= Duration::from_millis(2900),
+        "{:?}",
+        t.elapsed()
+    );
+    // A message sent 2.5 s into a 10 s long poll arrives.
+    let sender = sqs_client(&l.url);
+    let q2 = q.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        sender
+            .send_message()
+            .queue_url(&q2)
+            .message_body("worth the wait")
+            .send()
+            .await
+            .unwrap();
+    });
+    let t = std::time::Instant::now();
+    let r = l
+        .sqs
+        .receive_message()
+        .queue_url(&q)
+        .wait_time_seconds(10)
+        .send()
+        .await
+        .unwrap();
+    let ms = r.messages.unwrap_or_default();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].body.as_deref(), Some("worth the wait"));
+    assert!(
+        t.elapsed() >= Duration::from_millis(2000),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+/// CPU time (user + system) of a process, from /proc/PID/stat.
+#[cfg(target_os = "linux")]
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100);
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_the_endpoint_waits_instead_of_spinning() {
+    let _w = watchdog("emfile", 90);
+    let dir = temp_dir("emfile");
+    let err = dir.0.join("stderr.txt");
+    let bin = env!("CARGO_BIN_EXE_sqs-mega-local");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n 48 && exec '{bin}' --port 0"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = child.id();
+    let server = Proc(child);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let hostport = url.trim_start_matches("http://").to_string();
+    // Far more connections than descriptors: the kernel queues them, accept(2) fails.
+    let mut conns = Vec::new();
+    for _ in 0..120 {
+        conns.push(std::net::TcpStream::connect(&hostport).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let said = std::fs::read_to_string(&err).unwrap();
+    assert!(said.contains("cannot accept"), "no EMFILE reached? {said}");
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_time(pid) - before;
+    assert!(
+        used < Duration::from_millis(400),
+        "{used:?} of CPU in 2 s while out of descriptors: spinning"
+    );
+    // Once the connections close, it serves again.
+    drop(conns);
+    let start = std::time::Instant::now();
+    loop {
+        let hp = hostport.clone();
+        let ok = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(&hp).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+            s.write_all(b"GET /_mega/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out.starts_with("HTTP/1.1 200"))
+        })
+        .join()
+        .unwrap();
+        if ok == Some(true) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "not serving again after the connections closed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let said = std::fs::read_to_string(&err).unwrap();
+    let episodes = said.matches("cannot accept").count();
+    assert!(
+        (1..=3).contains(&episodes),
+        "logged {episodes} times: {said}"
+    );
+    assert!(said.contains("accepting connections again"), "{said}");
+    drop(server);
+}

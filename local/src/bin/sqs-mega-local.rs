@@ -2,6 +2,7 @@
 //!
 //! Usage: sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync]
 //!                       [--recover-corrupt-log] [--admin-token T]
+//!                       [--header-read-timeout SECS] [--idle-timeout SECS]
 //!                       [--region R] [--account-id A] [--anomalies QUEUE=JSON]...
 //! Prints `listening on URL` on stdout once it accepts connections (URL is the endpoint URL
 //! for clients on this host; the bound address, when it differs, goes to stderr).
@@ -36,6 +37,19 @@ fn main() {
             "--fsync" => cfg.fsync = true,
             "--recover-corrupt-log" => cfg.recover_corrupt_log = true,
             "--admin-token" => cfg.admin_token = Some(val("--admin-token")),
+            "--header-read-timeout" | "--idle-timeout" => {
+                let v = val(&a);
+                let secs: u64 = v.parse().unwrap_or_else(|_| {
+                    eprintln!("{a} {v}: expected a number of seconds (0: no limit)");
+                    std::process::exit(2)
+                });
+                let d = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+                if a == "--idle-timeout" {
+                    cfg.idle_timeout = d;
+                } else {
+                    cfg.header_read_timeout = d;
+                }
+            }
             "--region" => cfg.region = val("--region"),
             "--account-id" => cfg.account_id = val("--account-id"),
             "--anomalies" => {
@@ -49,8 +63,9 @@ fn main() {
             "-h" | "--help" => {
                 println!(
                     "sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync] \
-                     [--recover-corrupt-log] [--admin-token T] [--region R] [--account-id A] \
-                     [--anomalies QUEUE=JSON]\n\
+                     [--recover-corrupt-log] [--admin-token T] [--header-read-timeout SECS \
+                     (default 30, 0: none)] [--idle-timeout SECS (default 60, 0: none)] \
+                     [--region R] [--account-id A] [--anomalies QUEUE=JSON]\n\
                      A non-loopback --host (e.g. 0.0.0.0) exposes the endpoint to the network and \
                      turns the admin API (/_mega/) off unless an admin token is set (--admin-token \
                      or MEGA_ADMIN_TOKEN; clients send it as x-mega-admin-token or \

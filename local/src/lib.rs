@@ -16,6 +16,12 @@
 //! [`ServerHandle::set_anomalies`] or over HTTP:
 //! `PUT /_mega/anomalies/{queue}` with a JSON [`AnomalyConfig`], `DELETE` to clear,
 //! `GET /_mega/anomalies` to list (`*` as the queue name applies to every queue).
+//!
+//! The admin API (`/_mega/...`) is open on a loopback bind; on any other address it is off
+//! unless [`Config::admin_token`] is set (then requests must carry it as the header
+//! `x-mega-admin-token` or `Authorization: Bearer`). Connections are bounded by
+//! [`Config::header_read_timeout`] and [`Config::idle_timeout`] (never during a request, so
+//! long polls are safe).
 
 pub mod anomaly;
 pub mod durable;

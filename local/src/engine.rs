@@ -242,6 +242,10 @@ fn from_stored(s: StoredMsg) -> Msg {
     }
 }
 
+/// The engine's clock never goes past 9999-12-31T23:59:59.999Z (so that adding a retention
+/// period or a timeout to it cannot overflow).
+pub const MAX_CLOCK_MS: u64 = 253_402_300_799_999;
+
 impl Engine {
     /// Creates the engine; with a data directory, replays and compacts its log.
     pub fn new(
@@ -279,13 +283,19 @@ impl Engine {
 
     /// The engine's clock (ms since the epoch): wall time plus [`Engine::advance_clock`].
     pub fn now(&self) -> u64 {
-        now_ms() + self.clock_offset_ms.load(Ordering::Relaxed)
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed);
+        now_ms().saturating_add(offset).min(MAX_CLOCK_MS)
     }
 
-    /// Moves the engine's clock forward (tests: visibility timeouts, delays, retention and
-    /// the deduplication window without sleeping). Also `POST /_mega/clock/advance?ms=N`.
+    /// Moves the engine's clock forward, saturating at [`MAX_CLOCK_MS`] (tests: visibility
+    /// timeouts, delays, retention and the deduplication window without sleeping). Also
+    /// `POST /_mega/clock/advance?ms=N`.
     pub fn advance_clock(&self, ms: u64) {
-        self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let _ = self
+            .clock_offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(ms).min(MAX_CLOCK_MS))
+            });
         for q in self
             .queues
             .read()

@@ -1,8 +1,13 @@
 //! Standalone `sqs-mega-local` server (the same as `mega local`).
 //!
 //! Usage: sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync]
+//!                       [--recover-corrupt-log] [--admin-token T]
+//!                       [--header-read-timeout SECS] [--idle-timeout SECS]
 //!                       [--region R] [--account-id A] [--anomalies QUEUE=JSON]...
-//! Prints `listening on URL` on stdout once it accepts connections.
+//! Prints `listening on URL` on stdout once it accepts connections (URL is the endpoint URL
+//! for clients on this host; the bound address, when it differs, goes to stderr).
+//! The admin token may also come from the environment variable `MEGA_ADMIN_TOKEN` (better:
+//! a command line is visible to other users of the machine).
 
 use sqs_mega_local::{Config, Server};
 use std::io::Write;
@@ -30,6 +35,21 @@ fn main() {
             }
             "--data-dir" => cfg.data_dir = Some(val("--data-dir").into()),
             "--fsync" => cfg.fsync = true,
+            "--recover-corrupt-log" => cfg.recover_corrupt_log = true,
+            "--admin-token" => cfg.admin_token = Some(val("--admin-token")),
+            "--header-read-timeout" | "--idle-timeout" => {
+                let v = val(&a);
+                let secs: u64 = v.parse().unwrap_or_else(|_| {
+                    eprintln!("{a} {v}: expected a number of seconds (0: no limit)");
+                    std::process::exit(2)
+                });
+                let d = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+                if a == "--idle-timeout" {
+                    cfg.idle_timeout = d;
+                } else {
+                    cfg.header_read_timeout = d;
+                }
+            }
             "--region" => cfg.region = val("--region"),
             "--account-id" => cfg.account_id = val("--account-id"),
             "--anomalies" => {
@@ -41,7 +61,16 @@ fn main() {
                 cfg.anomalies.push(parsed);
             }
             "-h" | "--help" => {
-                println!("sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync] [--region R] [--account-id A] [--anomalies QUEUE=JSON]");
+                println!(
+                    "sqs-mega-local [--host H] [--port P] [--data-dir DIR] [--fsync] \
+                     [--recover-corrupt-log] [--admin-token T] [--header-read-timeout SECS \
+                     (default 30, 0: none)] [--idle-timeout SECS (default 60, 0: none)] \
+                     [--region R] [--account-id A] [--anomalies QUEUE=JSON]\n\
+                     A non-loopback --host (e.g. 0.0.0.0) exposes the endpoint to the network and \
+                     turns the admin API (/_mega/) off unless an admin token is set (--admin-token \
+                     or MEGA_ADMIN_TOKEN; clients send it as x-mega-admin-token or \
+                     Authorization: Bearer)."
+                );
                 return;
             }
             other => {
@@ -49,6 +78,9 @@ fn main() {
                 std::process::exit(2)
             }
         }
+    }
+    if cfg.admin_token.is_none() {
+        cfg.admin_token = std::env::var("MEGA_ADMIN_TOKEN").ok();
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -64,6 +96,10 @@ fn main() {
             }
         };
         println!("listening on {}", running.url());
+        let addr = running.local_addr();
+        if !running.url().contains(&addr.to_string()) {
+            eprintln!("sqs-mega-local: bound to {addr}");
+        }
         let _ = std::io::stdout().flush();
         running
             .run(async {

@@ -21,7 +21,7 @@ use sqs_mega::listen::{
     Subscriber, SubscriberKind,
 };
 use sqs_mega::matcher::dsl::{any_, empty, eq, gt, map, matches, not_, one_of};
-use sqs_mega::matcher::Subscriber as Rules;
+use sqs_mega::matcher::Rules;
 use sqs_mega::publish::{PublishOptions, SnsPublisher, SqsPublisher};
 use sqs_mega::{value, Value};
 

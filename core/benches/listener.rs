@@ -83,7 +83,7 @@ async fn listener_run(settings: &AwsSettings, round: usize) -> ListenerRun {
                     async { Ok(ProcessStatus::Done) }
                 }),
             )
-            .with_pattern(|v: &sqs_mega::Value| {
+            .with_predicate(|v: &sqs_mega::Value| {
                 v.get("type").and_then(|t| t.as_str()) == Some("order")
             }),
         )

@@ -30,7 +30,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sqs_mega::json;
 use sqs_mega::matcher::dsl::*;
-use sqs_mega::matcher::{compile_pattern_json, Expr, Router, Subscriber, SubscriberId, Syntax};
+use sqs_mega::matcher::{compile_pattern_json, Expr, PatternId, Router, Rules, Syntax};
 use sqs_mega::{value, Value};
 
 /// A small deterministic generator (xorshift64*).
@@ -219,7 +219,7 @@ fn citylots(c: &mut Criterion) {
             );
             let mut theirs = q.matches_for_event(e.as_bytes()).unwrap();
             theirs.sort_unstable();
-            let ours: Vec<usize> = out.iter().map(|SubscriberId(i)| *i as usize).collect();
+            let ours: Vec<usize> = out.iter().map(|PatternId(i)| *i as usize).collect();
             assert_eq!(ours, theirs, "{rule}: engines disagree on {e}");
             ours_total += ours.len();
         }
@@ -280,7 +280,7 @@ fn router_scaling(c: &mut Criterion) {
     for n in [10usize, 100, 1000] {
         let mut router = Router::new();
         for i in 0..n {
-            let sub = Subscriber::event([
+            let sub = Rules::event([
                 ("domain", Expr::from(format!("domain.{}", i % 10))),
                 ("name", Expr::from(format!("event.{i}"))),
                 ("version", one_of([1, 2])),
@@ -292,9 +292,9 @@ fn router_scaling(c: &mut Criterion) {
             router.add(sub.compile().unwrap());
         }
         // A data subscriber and a catch-all event subscriber are always checked.
-        router.add(Subscriber::data(map([("type", "x")])).compile().unwrap());
+        router.add(Rules::data(map([("type", "x")])).compile().unwrap());
         router.add(
-            Subscriber::Event(
+            Rules::Event(
                 vec![("publisher", matches("shop-"))]
                     .into_iter()
                     .map(|(k, e)| (k.to_owned(), e))

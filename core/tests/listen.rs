@@ -75,7 +75,7 @@ async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
                     SubscriberKind::Event,
                     counting(events.clone(), ProcessStatus::Done),
                 )
-                .with_pattern(|v: &Value| {
+                .with_predicate(|v: &Value| {
                     v.get_path("event.name").and_then(Value::as_str) == Some("item.added")
                 }),
             )
@@ -87,7 +87,7 @@ async fn every_matching_subscriber_gets_each_message_and_the_queue_drains() {
                     SubscriberKind::Event,
                     counting(big_quantity.clone(), ProcessStatus::Done),
                 )
-                .with_pattern(|v: &Value| {
+                .with_predicate(|v: &Value| {
                     v.get_path("event.attributes.quantity")
                         .and_then(Value::as_i64)
                         .is_some_and(|q| q >= 15)
@@ -374,7 +374,7 @@ async fn raw_payloads_can_be_transformed_into_data_objects() {
                     Ok(ProcessStatus::Done)
                 }),
             )
-            .with_pattern(|v: &Value| v.get("order").is_some()),
+            .with_predicate(|v: &Value| v.get("order").is_some()),
         )
         .unwrap();
     let stats = run_until(listener, |s| s.deleted >= 2).await.unwrap();
@@ -540,7 +540,7 @@ fn false_after(start: Instant, d: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routed_and_custom_subscribers_each_get_exactly_their_messages() {
     use sqs_mega::matcher::dsl::eq;
-    use sqs_mega::matcher::Subscriber as Rules;
+    use sqs_mega::matcher::Rules;
     let endpoint = Endpoint::local();
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
@@ -588,7 +588,7 @@ async fn routed_and_custom_subscribers_each_get_exactly_their_messages() {
                 SubscriberKind::Event,
                 handler("all-events".into(), log.clone()),
             )
-            .with_pattern(|_: &Value| true),
+            .with_predicate(|_: &Value| true),
         )
         .unwrap();
     for i in 0..50 {

@@ -2,8 +2,8 @@
 
 use sqs_mega::matcher::dsl::*;
 use sqs_mega::matcher::{
-    compile_pattern_json, compile_pattern_json_with, Callbacks, PayloadKind, Router, Subscriber,
-    SubscriberId, Syntax,
+    compile_pattern_json, compile_pattern_json_with, Callbacks, PatternId, PayloadKind, Router,
+    Rules, Syntax,
 };
 use sqs_mega::{json, value, Value};
 
@@ -32,7 +32,7 @@ fn seed_event() -> Value {
 
 #[test]
 fn builder_expresses_the_seed_user_login_subscriber() {
-    let user_login = Subscriber::event([
+    let user_login = Rules::event([
         ("domain", Into::<sqs_mega::matcher::Expr>::into("user")),
         ("name", matches(r"user:login:(.*)")),
         ("version", any_()),
@@ -146,9 +146,7 @@ fn builder_errors_point_at_the_path() {
     );
     let err = compile_pattern_json("{not json", Syntax::Mega).unwrap_err();
     assert_eq!(err.path, "/");
-    let err = Subscriber::event([("colour", eq("red"))])
-        .compile()
-        .unwrap_err();
+    let err = Rules::event([("colour", eq("red"))]).compile().unwrap_err();
     assert_eq!(err.path, "/colour");
 }
 
@@ -174,22 +172,22 @@ fn event(domain: &str, name: &str, attrs: Value) -> Value {
 fn router_returns_every_match_in_registration_order() {
     let mut r = Router::new();
     let added = r.add(
-        Subscriber::event([("domain", "cart"), ("name", "item.added")])
+        Rules::event([("domain", "cart"), ("name", "item.added")])
             .compile()
             .unwrap(),
     );
-    let any_cart = r.add(Subscriber::event([("domain", "cart")]).compile().unwrap());
+    let any_cart = r.add(Rules::event([("domain", "cart")]).compile().unwrap());
     let big = r.add(
-        Subscriber::event([
+        Rules::event([
             ("name", one_of(["item.added", "item.removed"])),
             ("attributes", map([("quantity", gt(10))])),
         ])
         .compile()
         .unwrap(),
     );
-    let all_events = r.add(Subscriber::Event(vec![]).compile().unwrap());
-    let data = r.add(Subscriber::data(map([("type", "x")])).compile().unwrap());
-    let all_data = r.add(Subscriber::Data(None).compile().unwrap());
+    let all_events = r.add(Rules::Event(vec![]).compile().unwrap());
+    let data = r.add(Rules::data(map([("type", "x")])).compile().unwrap());
+    let all_data = r.add(Rules::Data(None).compile().unwrap());
     let plain = r
         .add(compile_pattern_json(r#"{"event": {"name": "item.removed"}}"#, Syntax::Mega).unwrap());
     assert_eq!(r.len(), 7);
@@ -226,7 +224,7 @@ fn router_returns_every_match_in_registration_order() {
             .path,
         "event.name"
     );
-    assert!(r.explain(SubscriberId(99), &odd).is_none());
+    assert!(r.explain(PatternId(99), &odd).is_none());
 }
 
 #[test]
@@ -246,7 +244,7 @@ fn router_index_agrees_with_a_linear_scan() {
         if i % 3 == 0 {
             rules.push(("attributes", map([("n", gt((i % 5) as i64))])));
         }
-        let p = Subscriber::event(rules).compile().unwrap();
+        let p = Rules::event(rules).compile().unwrap();
         patterns.push(p.clone());
         r.add(p);
     }
@@ -255,11 +253,11 @@ fn router_index_agrees_with_a_linear_scan() {
         for domain in domains.iter().chain(&["zz"]) {
             for n in 0..6 {
                 let payload = event(domain, name, value!({"n": n}));
-                let linear: Vec<SubscriberId> = patterns
+                let linear: Vec<PatternId> = patterns
                     .iter()
                     .enumerate()
                     .filter(|(_, p)| p.matches(&payload))
-                    .map(|(i, _)| SubscriberId(i as u32))
+                    .map(|(i, _)| PatternId(i as u32))
                     .collect();
                 assert_eq!(r.matches(&payload), linear, "{payload:?}");
                 checked += linear.len();

@@ -284,7 +284,7 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
                             Ok(ProcessStatus::Done)
                         }),
                     )
-                    .with_pattern(|v: &Value| {
+                    .with_predicate(|v: &Value| {
                         v.get_path("event.domain").and_then(Value::as_str) == Some("shopping_cart")
                     }),
                 )

@@ -17,7 +17,7 @@
 //!         println!("{}", message.event().unwrap().event.name);
 //!         Ok(ProcessStatus::Done)
 //!     }))
-//!     .with_pattern(|v: &sqs_mega::Value| {
+//!     .with_predicate(|v: &sqs_mega::Value| {
 //!         v.get_path("event.name").and_then(|n| n.as_str()) == Some("item.added")
 //!     }),
 //! )?;
@@ -50,7 +50,7 @@ use crate::codec::{self, Content, ENCODING_ATTRIBUTE};
 pub use stats::{Stats, StatsSnapshot};
 pub use store::{CompletionStore, InMemoryCompletionStore, StoreFuture};
 pub use types::{
-    Handler, HandlerError, HandlerFuture, HandlerResult, InvalidPolicy, Message, Pattern,
+    Filter, Handler, HandlerError, HandlerFuture, HandlerResult, InvalidPolicy, Message,
     ProcessStatus, RawPolicy, ReceivedAttribute, Subscriber, SubscriberKind, TransformFn,
     UnmatchedPolicy,
 };
@@ -270,7 +270,7 @@ type ClassifyFn = Arc<dyn Fn(&HandlerError) -> bool + Send + Sync>;
 
 /// Who gets a message and what happens to the ones nobody takes.
 #[derive(Clone, Default)]
-struct Rules {
+struct Dispatch {
     subscribers: Vec<Arc<Subscriber>>,
     unmatched: UnmatchedPolicy,
     raw: RawPolicy,
@@ -298,12 +298,12 @@ impl SubscriberIndex {
             others: Vec::new(),
         };
         for (i, s) in subscribers.iter().enumerate() {
-            match s.pattern.as_deref().and_then(|p| p.compiled()) {
-                Some(compiled) => {
+            match &s.filter {
+                Some(Filter::Pattern(compiled)) => {
                     index.router.add(compiled.clone());
                     index.routed.push(i);
                 }
-                None => index.others.push(i),
+                _ => index.others.push(i),
             }
         }
         index
@@ -340,7 +340,7 @@ impl SubscriberIndex {
 pub struct SqsListener {
     client: LazyClient<aws_sdk_sqs::Client>,
     config: ListenerConfig,
-    rules: Rules,
+    dispatch: Dispatch,
     stats: Arc<Stats>,
     stop: ShutdownHandle,
     running: AtomicBool,
@@ -362,7 +362,7 @@ impl SqsListener {
         SqsListener {
             client,
             config,
-            rules: Rules::default(),
+            dispatch: Dispatch::default(),
             stats: Arc::new(Stats::default()),
             stop: ShutdownHandle::default(),
             running: AtomicBool::new(false),
@@ -389,36 +389,36 @@ impl SqsListener {
     /// Registers a subscriber. A name can be registered once.
     pub fn register_subscriber(&mut self, subscriber: Subscriber) -> Result<(), ListenerError> {
         if self
-            .rules
+            .dispatch
             .subscribers
             .iter()
             .any(|s| s.name == subscriber.name)
         {
             return Err(ListenerError::DuplicateSubscriber(subscriber.name));
         }
-        self.rules.subscribers.push(Arc::new(subscriber));
+        self.dispatch.subscribers.push(Arc::new(subscriber));
         Ok(())
     }
 
     pub fn subscribers(&self) -> impl Iterator<Item = &Subscriber> {
-        self.rules.subscribers.iter().map(|s| s.as_ref())
+        self.dispatch.subscribers.iter().map(|s| s.as_ref())
     }
 
     pub fn set_unmatched_policy(&mut self, policy: UnmatchedPolicy) {
-        self.rules.unmatched = policy;
+        self.dispatch.unmatched = policy;
     }
 
     pub fn set_raw_policy(&mut self, policy: RawPolicy) {
-        self.rules.raw = policy;
+        self.dispatch.raw = policy;
     }
 
     pub fn set_invalid_policy(&mut self, policy: InvalidPolicy) {
-        self.rules.invalid = policy;
+        self.dispatch.invalid = policy;
     }
 
     /// Skip subscribers that already succeeded for a message when it comes back (see [`CompletionStore`]).
     pub fn set_completion_store(&mut self, store: Arc<dyn CompletionStore>) {
-        self.rules.store = Some(store);
+        self.dispatch.store = Some(store);
     }
 
     /// The key the completion store remembers a message by: a business key (an order id) instead of the
@@ -428,7 +428,7 @@ impl SqsListener {
         &mut self,
         key: impl Fn(&Message) -> Option<String> + Send + Sync + 'static,
     ) {
-        self.rules.idempotency_key = Some(Arc::new(key));
+        self.dispatch.idempotency_key = Some(Arc::new(key));
     }
 
     /// Decides which handler errors are retriable beyond those the handler marked so (like the seed's
@@ -437,7 +437,7 @@ impl SqsListener {
         &mut self,
         classify: impl Fn(&HandlerError) -> bool + Send + Sync + 'static,
     ) {
-        self.rules.classify = Some(Arc::new(classify));
+        self.dispatch.classify = Some(Arc::new(classify));
     }
 
     /// A handle that stops the listener gracefully.
@@ -523,8 +523,8 @@ impl SqsListener {
             config: self.config.clone(),
             fifo,
             visibility,
-            index: SubscriberIndex::new(&self.rules.subscribers),
-            rules: self.rules.clone(),
+            index: SubscriberIndex::new(&self.dispatch.subscribers),
+            dispatch: self.dispatch.clone(),
             stats: self.stats.clone(),
             deletes: delete_tx,
             soft_stop: soft_stop.clone(),
@@ -532,7 +532,7 @@ impl SqsListener {
             handlers: TaskTracker::new(),
             fatal: Mutex::new(None),
         });
-        info!(queue_url = %shared.config.queue_url, fifo, visibility, subscribers = shared.rules.subscribers.len(), "listening");
+        info!(queue_url = %shared.config.queue_url, fifo, visibility, subscribers = shared.dispatch.subscribers.len(), "listening");
         let deleter = tokio::spawn(run_deleter(shared.clone(), delete_rx));
         let permits = Arc::new(Semaphore::new(self.config.max_in_flight));
         let tracker = TaskTracker::new();
@@ -618,7 +618,7 @@ struct Shared {
     config: ListenerConfig,
     fifo: bool,
     visibility: i32,
-    rules: Rules,
+    dispatch: Dispatch,
     index: SubscriberIndex,
     stats: Arc<Stats>,
     deletes: mpsc::UnboundedSender<DeleteCmd>,
@@ -789,7 +789,7 @@ async fn process_one(
             }
             Err(error) => {
                 Stats::add(&shared.stats.invalid, 1);
-                match shared.rules.invalid {
+                match shared.dispatch.invalid {
                     InvalidPolicy::Keep => {
                         warn!(%error, receive_count, "undecodable message kept for retry / the dead-letter queue");
                         Outcome::Retry
@@ -909,7 +909,9 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         info!("SNS confirmation message: deleted");
         return Outcome::Delete;
     }
-    let mut matched = shared.index.matching(&shared.rules.subscribers, &message);
+    let mut matched = shared
+        .index
+        .matching(&shared.dispatch.subscribers, &message);
     // Plaintext and binary payloads no subscriber takes: the raw-payload policy (seed 001).
     if matched.is_empty()
         && matches!(
@@ -917,7 +919,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             codec::ContentKind::Plaintext | codec::ContentKind::Binary
         )
     {
-        match &shared.rules.raw {
+        match &shared.dispatch.raw {
             RawPolicy::Delete => {
                 info!(
                     kind = content_kind.as_str(),
@@ -935,7 +937,9 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
                     let mut m = (*message).clone();
                     m.decoded.replace_content(Content::Data(value));
                     message = Arc::new(m);
-                    matched = shared.index.matching(&shared.rules.subscribers, &message);
+                    matched = shared
+                        .index
+                        .matching(&shared.dispatch.subscribers, &message);
                 }
                 _ => {
                     info!("raw payload not transformed into a data object: deleted");
@@ -946,7 +950,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
     }
     if matched.is_empty() {
         Stats::add(&shared.stats.unmatched, 1);
-        return match &shared.rules.unmatched {
+        return match &shared.dispatch.unmatched {
             UnmatchedPolicy::Delete => {
                 info!("no subscriber matched: deleted");
                 Outcome::Delete
@@ -962,7 +966,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         };
     }
     let key = shared
-        .rules
+        .dispatch
         .idempotency_key
         .as_ref()
         .and_then(|f| f(&message))
@@ -971,7 +975,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
         let message = message.clone();
         let key = key.clone();
         async move {
-            if let Some(store) = &shared.rules.store {
+            if let Some(store) = &shared.dispatch.store {
                 if store.is_completed(&key, &s.name).await {
                     Stats::add(&shared.stats.skipped_completed, 1);
                     debug!(subscriber = %s.name, "already completed: skipped");
@@ -980,7 +984,7 @@ async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Outcome {
             }
             let status = run_handler(shared, &s.name, &s.handler, &message).await;
             if status.is_final() {
-                if let Some(store) = &shared.rules.store {
+                if let Some(store) = &shared.dispatch.store {
                     store.mark_completed(&key, &s.name).await;
                 }
             }
@@ -1056,7 +1060,7 @@ async fn run_handler(
         Ok(Ok(status)) => status,
         Ok(Err(error)) => {
             let retriable =
-                error.retriable || shared.rules.classify.as_ref().is_some_and(|c| c(&error));
+                error.retriable || shared.dispatch.classify.as_ref().is_some_and(|c| c(&error));
             warn!(subscriber = name, %error, retriable, "handler failed");
             if retriable {
                 ProcessStatus::RetriableError

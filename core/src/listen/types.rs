@@ -191,40 +191,44 @@ pub enum SubscriberKind {
     Message,
 }
 
-/// A rule deciding whether a subscriber wants a payload. The matcher's compiled patterns implement it; so
-/// can any closure.
-pub trait Pattern: Send + Sync {
-    fn matches(&self, value: &Value) -> bool;
-    /// Why the value does not match, for logs. `None` when it matches or cannot say.
-    fn explain(&self, _value: &Value) -> Option<String> {
-        None
+/// What a subscriber wants: a compiled pattern of the matcher (the DSL, the JSON pattern format,
+/// EventBridge syntax, subscriber rules), which the listener indexes in a router and can explain, or a custom
+/// predicate over the payload's value.
+#[derive(Clone)]
+pub enum Filter {
+    Pattern(crate::matcher::Pattern),
+    Predicate(Arc<dyn Fn(&Value) -> bool + Send + Sync>),
+}
+
+impl Filter {
+    pub fn matches(&self, value: &Value) -> bool {
+        match self {
+            Filter::Pattern(p) => p.matches(value),
+            Filter::Predicate(f) => f(value),
+        }
     }
 
-    /// The matcher's compiled pattern, when this is one: the listener indexes those in a router, so the
-    /// cost of dispatch does not grow with the number of subscribers.
-    fn compiled(&self) -> Option<&crate::matcher::Pattern> {
-        None
+    /// Why the value does not match, for logs. `None` when it matches or cannot say (a predicate).
+    pub fn explain(&self, value: &Value) -> Option<String> {
+        match self {
+            Filter::Pattern(p) => p.explain(value).map(|e| e.to_string()),
+            Filter::Predicate(_) => None,
+        }
     }
 }
 
-/// Compiled patterns of the matcher (the DSL, the JSON pattern format, EventBridge syntax, subscriber rules).
-impl Pattern for crate::matcher::Pattern {
-    fn matches(&self, value: &Value) -> bool {
-        crate::matcher::Pattern::matches(self, value)
-    }
-
-    fn explain(&self, value: &Value) -> Option<String> {
-        crate::matcher::Pattern::explain(self, value).map(|e| e.to_string())
-    }
-
-    fn compiled(&self) -> Option<&crate::matcher::Pattern> {
-        Some(self)
+impl From<crate::matcher::Pattern> for Filter {
+    fn from(p: crate::matcher::Pattern) -> Filter {
+        Filter::Pattern(p)
     }
 }
 
-impl<F: Fn(&Value) -> bool + Send + Sync> Pattern for F {
-    fn matches(&self, value: &Value) -> bool {
-        self(value)
+impl fmt::Debug for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::Pattern(p) => write!(f, "Filter::Pattern({p:?})"),
+            Filter::Predicate(_) => f.write_str("Filter::Predicate"),
+        }
     }
 }
 
@@ -234,7 +238,7 @@ pub struct Subscriber {
     pub name: String,
     pub kind: SubscriberKind,
     /// `None` matches everything of its kind.
-    pub pattern: Option<Arc<dyn Pattern>>,
+    pub filter: Option<Filter>,
     pub handler: Handler,
 }
 
@@ -243,13 +247,23 @@ impl Subscriber {
         Subscriber {
             name: name.into(),
             kind,
-            pattern: None,
+            filter: None,
             handler,
         }
     }
 
-    pub fn with_pattern(mut self, pattern: impl Pattern + 'static) -> Subscriber {
-        self.pattern = Some(Arc::new(pattern));
+    /// Takes the payloads a compiled pattern matches.
+    pub fn with_pattern(mut self, pattern: crate::matcher::Pattern) -> Subscriber {
+        self.filter = Some(Filter::Pattern(pattern));
+        self
+    }
+
+    /// Takes the payloads a function accepts.
+    pub fn with_predicate(
+        mut self,
+        predicate: impl Fn(&Value) -> bool + Send + Sync + 'static,
+    ) -> Subscriber {
+        self.filter = Some(Filter::Predicate(Arc::new(predicate)));
         self
     }
 
@@ -266,7 +280,7 @@ impl Subscriber {
     /// Whether this subscriber wants the message.
     pub fn wants(&self, message: &Message) -> bool {
         self.takes_kind_of(message)
-            && match (&self.pattern, message.value()) {
+            && match (&self.filter, message.value()) {
                 (None, _) => true,
                 (Some(p), Some(v)) => p.matches(v),
                 (Some(_), None) => false,
@@ -279,7 +293,7 @@ impl fmt::Debug for Subscriber {
         f.debug_struct("Subscriber")
             .field("name", &self.name)
             .field("kind", &self.kind)
-            .field("pattern", &self.pattern.is_some())
+            .field("filter", &self.filter)
             .finish()
     }
 }

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::expr::{Expr, Literal};
-use super::{PatternError, Subscriber};
+use super::{PatternError, Rules};
 use crate::json;
 use crate::value::Value;
 
@@ -18,9 +18,7 @@ pub fn parse_pattern_json(value: &Value) -> Result<Expr, PatternError> {
 }
 
 /// `{"$event": rules}` or `{"$data": pattern}` at the root: subscriber rules.
-pub(crate) fn subscriber_of(
-    value: &Value,
-) -> Result<Option<(Subscriber, &'static str)>, PatternError> {
+pub(crate) fn subscriber_of(value: &Value) -> Result<Option<(Rules, &'static str)>, PatternError> {
     let Some(m) = value.as_map() else {
         return Ok(None);
     };
@@ -43,10 +41,10 @@ pub(crate) fn subscriber_of(
                 out.push((attr.clone(), parse(p, &mut path)?));
                 path.pop();
             }
-            Ok(Some((Subscriber::Event(out), "$event")))
+            Ok(Some((Rules::Event(out), "$event")))
         }
         "$data" => Ok(Some((
-            Subscriber::Data(if v.is_null() {
+            Rules::Data(if v.is_null() {
                 None
             } else {
                 Some(parse(v, &mut path)?)

@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub use expr::{dsl, Callback, Expr, Literal};
 pub use format::parse_pattern_json;
 pub use project::{Projection, ProjectionError};
-pub use router::{Router, SubscriberId};
+pub use router::{PatternId, Router};
 pub use sns::{SnsExport, SnsOmission};
 
 use crate::value::Value;
@@ -323,9 +323,9 @@ pub fn compile_pattern_value(
     }
 }
 
-/// Subscriber rules: what an `EventSubscriber` or a `DataSubscriber` of seed 003 declares.
+/// Rules rules: what an `EventSubscriber` or a `DataSubscriber` of seed 003 declares.
 #[derive(Clone, Debug)]
-pub enum Subscriber {
+pub enum Rules {
     /// An event subscriber: `(attribute, pattern)` rules, attributes named as in seed 003 (`name` or
     /// `event_name`, `attributes`, `object_current`…). No rules: every MEGA event.
     Event(Vec<(String, Expr)>),
@@ -361,12 +361,10 @@ const EVENT_ATTRIBUTES: &[(&str, Option<&str>, [&str; 2])] = &[
     ),
 ];
 
-impl Subscriber {
+impl Rules {
     /// An event subscriber from `(attribute, pattern)` rules.
-    pub fn event<K: Into<String>, E: Into<Expr>>(
-        rules: impl IntoIterator<Item = (K, E)>,
-    ) -> Subscriber {
-        Subscriber::Event(
+    pub fn event<K: Into<String>, E: Into<Expr>>(rules: impl IntoIterator<Item = (K, E)>) -> Rules {
+        Rules::Event(
             rules
                 .into_iter()
                 .map(|(k, e)| (k.into(), e.into()))
@@ -375,8 +373,8 @@ impl Subscriber {
     }
 
     /// A data subscriber with a pattern.
-    pub fn data(pattern: impl Into<Expr>) -> Subscriber {
-        Subscriber::Data(Some(pattern.into()))
+    pub fn data(pattern: impl Into<Expr>) -> Rules {
+        Rules::Data(Some(pattern.into()))
     }
 
     /// Compiles without a callback registry.
@@ -397,14 +395,14 @@ impl Subscriber {
         path: &mut Vec<String>,
     ) -> Result<Pattern, PatternError> {
         match self {
-            Subscriber::Data(p) => Ok(Pattern::new(
+            Rules::Data(p) => Ok(Pattern::new(
                 PayloadKind::Data,
                 match p {
                     Some(e) => Node::compile(e, path, callbacks)?,
                     None => Node::Any,
                 },
             )),
-            Subscriber::Event(rules) => {
+            Rules::Event(rules) => {
                 let mut slots: Vec<Option<Expr>> = vec![None; EVENT_ATTRIBUTES.len()];
                 let mut from_alias = vec![false; EVENT_ATTRIBUTES.len()];
                 for (attr, e) in rules {

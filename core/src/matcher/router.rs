@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// The handle of a subscriber registered in a [`Router`]: its registration rank (0, 1, 2…).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriberId(pub u32);
+pub struct PatternId(pub u32);
 
 type Index = HashMap<String, Vec<u32>, foldhash::fast::RandomState>;
 
@@ -86,7 +86,7 @@ impl Router {
     ///
     /// # Panics
     /// Past `u32::MAX` subscribers.
-    pub fn add(&mut self, pattern: Pattern) -> SubscriberId {
+    pub fn add(&mut self, pattern: Pattern) -> PatternId {
         let id = u32::try_from(self.patterns.len()).expect("fewer than 2^32 subscribers");
         if let Some(keys) = index_keys(pattern.root(), "name") {
             for k in dedup(keys) {
@@ -100,7 +100,7 @@ impl Router {
             self.unindexed.push(id);
         }
         self.patterns.push(pattern);
-        SubscriberId(id)
+        PatternId(id)
     }
 
     /// A [`Projection`](super::Projection) keeping what any registered subscriber reads: parse a raw JSON
@@ -120,17 +120,17 @@ impl Router {
     }
 
     /// The pattern of a subscriber.
-    pub fn get(&self, id: SubscriberId) -> Option<&Pattern> {
+    pub fn get(&self, id: PatternId) -> Option<&Pattern> {
         self.patterns.get(id.0 as usize)
     }
 
     /// Why a subscriber does not match a payload (`None` when it matches or the id is unknown).
-    pub fn explain(&self, id: SubscriberId, payload: &Value) -> Option<Explanation> {
+    pub fn explain(&self, id: PatternId, payload: &Value) -> Option<Explanation> {
         self.get(id)?.explain(payload)
     }
 
     /// Every subscriber matching the payload, in registration order.
-    pub fn matches(&self, payload: &Value) -> Vec<SubscriberId> {
+    pub fn matches(&self, payload: &Value) -> Vec<PatternId> {
         let mut out = Vec::new();
         self.matches_into(payload, &mut out);
         out
@@ -138,12 +138,12 @@ impl Router {
 
     /// Appends every subscriber matching the payload to `out`, in registration order (no allocation
     /// beyond `out` growing).
-    pub fn matches_into(&self, payload: &Value, out: &mut Vec<SubscriberId>) {
+    pub fn matches_into(&self, payload: &Value, out: &mut Vec<PatternId>) {
         if self.by_name.is_empty() && self.by_domain.is_empty() {
             // Nothing indexed: every subscriber is checked, in order.
             for (i, p) in self.patterns.iter().enumerate() {
                 if p.matches(payload) {
-                    out.push(SubscriberId(i as u32));
+                    out.push(PatternId(i as u32));
                 }
             }
             return;
@@ -161,7 +161,7 @@ impl Router {
             // pattern, a number…): no index applies.
             for (i, p) in self.patterns.iter().enumerate() {
                 if p.matches(payload) {
-                    out.push(SubscriberId(i as u32));
+                    out.push(PatternId(i as u32));
                 }
             }
             return;
@@ -180,7 +180,7 @@ impl Router {
             let Some((l, id)) = best else { break };
             pos[l] += 1;
             if self.patterns[id as usize].matches(payload) {
-                out.push(SubscriberId(id));
+                out.push(PatternId(id));
             }
         }
     }

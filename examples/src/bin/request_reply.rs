@@ -99,7 +99,7 @@ fn worker(
                         }
                     }),
                 )
-                .with_pattern(|v: &Value| v.get("type").and_then(Value::as_str) == Some("fibonacci.request")),
+                .with_predicate(|v: &Value| v.get("type").and_then(Value::as_str) == Some("fibonacci.request")),
             )
             .expect("register");
         listener
@@ -212,7 +212,7 @@ async fn run(settings: AwsSettings) -> BTreeMap<String, (i64, Status)> {
                 Ok(ProcessStatus::Done)
             }),
         )
-        .with_pattern(|v: &Value| {
+        .with_predicate(|v: &Value| {
             v.get("type").and_then(Value::as_str) == Some("fibonacci.status")
         }),
     )

@@ -492,6 +492,12 @@ mega_result mega_last_error_code(void);
 // the next failing call on this thread.
 const char *mega_last_error_detail(void);
 
+// The stable code of the last error of this thread (`decode.base64`, `pattern.invalid`,
+// `service.unavailable`…: the table of `docs/errors.md`, the same in every language), or for errors of the
+// C ABI itself its result in lower case (`null_argument`, `invalid_utf8`, `not_found`…); "" when there was
+// none. Borrowed, as [`mega_last_error_message`].
+const char *mega_last_error_code_name(void);
+
 // Forgets the last error of this thread.
 void mega_last_error_clear(void);
 

@@ -206,7 +206,7 @@ impl AwsError {
     }
 
     /// The service's error code, when it answered.
-    pub fn code(&self) -> Option<&str> {
+    pub fn service_code(&self) -> Option<&str> {
         match self {
             AwsError::Service { code, .. } => Some(code),
             AwsError::Transport { .. } => None,

@@ -255,10 +255,11 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// A stable, language-neutral code for this error (used by the conformance vectors and the bindings):
+    /// The stable, language-neutral reason (used by the conformance vectors, and the detail of the error's
+    /// [`crate::MegaError`] code `decode.<reason>`):
     /// `too_large`, `invalid_utf8`, `unknown_encoding`, `json`, `json_not_object`, `base64`, `bson`,
     /// `invalid_event`; errors inside an SNS message keep the inner code.
-    pub fn code(&self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             DecodeError::TooLarge { .. } => "too_large",
             DecodeError::InvalidUtf8 { .. } => "invalid_utf8",
@@ -268,7 +269,7 @@ impl DecodeError {
             DecodeError::Base64 { .. } => "base64",
             DecodeError::Bson(_) => "bson",
             DecodeError::InvalidEvent(_) => "invalid_event",
-            DecodeError::InSnsMessage(inner) => inner.code(),
+            DecodeError::InSnsMessage(inner) => inner.reason(),
         }
     }
 }

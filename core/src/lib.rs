@@ -8,6 +8,7 @@
 //! - [`event`]: the MEGA event protocol v1 (typed payload, builder, validation).
 //! - [`sns`]: SNS envelopes.
 //! - [`codec`]: decoding SQS bodies into payloads and encoding payloads into bodies.
+//! - [`error`]: one error vocabulary: every public error's stable code, family and category.
 //! - [`matcher`]: the pattern DSL, the JSON pattern format, EventBridge patterns, subscriber rules, the
 //!   router, explanations and SNS filter-policy export.
 //! - [`aws`], [`publish`], [`listen`], [`admin`] (feature `aws`, on by default): connecting to SQS/SNS,
@@ -20,6 +21,7 @@ pub mod aws;
 pub mod bson;
 pub mod codec;
 pub mod decimal;
+pub mod error;
 pub mod event;
 pub mod json;
 #[cfg(feature = "aws")]
@@ -32,4 +34,5 @@ pub mod value;
 
 pub use codec::{decode, encode, Content, ContentKind, Decoded, Encoding};
 pub use decimal::Decimal;
+pub use error::{Category, ErrorInfo, Family, MegaError};
 pub use value::{Kind, Map, Value};

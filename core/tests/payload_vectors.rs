@@ -94,10 +94,10 @@ fn every_payload_vector_decodes_as_specified() {
                     .get("message_contains")
                     .and_then(Value::as_str)
                     .unwrap();
-                if e.code() != code || !e.to_string().contains(contains) {
+                if e.reason() != code || !e.to_string().contains(contains) {
                     failures.push(format!(
                         "{name}: got error {} `{e}`, expected {code} containing `{contains}`",
-                        e.code()
+                        e.reason()
                     ));
                 }
             }

@@ -25,15 +25,6 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Error>
     Ok(runtime()?.block_on(f))
 }
 
-pub(crate) fn service_error(e: AwsError) -> Error {
-    let code = e.code().map(str::to_owned);
-    let err = Error::new(MEGA_RESULT_SERVICE, e.to_string());
-    match code {
-        Some(c) => err.with_detail(c),
-        None => err,
-    }
-}
-
 /// Where and as whom to connect to SQS and SNS. Every setting left unset comes from the standard AWS chain
 /// (environment, shared config files, instance roles). Made by [`mega_settings_new`] or
 /// [`mega_settings_new_local`], freed with [`mega_settings_free`]; objects made from it keep a copy, so it may be
@@ -235,7 +226,7 @@ pub unsafe extern "C" fn mega_queue_create(
                 .map(|o| o.queue_url().unwrap_or_default().to_owned())
                 .map_err(|e| AwsError::from_sdk("CreateQueue", e))
         })?
-        .map_err(service_error)?;
+        .map_err(Error::from)?;
         let url = owned_string(url)?;
         // SAFETY: checked non-NULL.
         unsafe { write_out(queue_url, url) };
@@ -268,7 +259,7 @@ pub unsafe extern "C" fn mega_queue_attributes(
                 .map(|o| o.attributes().cloned().unwrap_or_default())
                 .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))
         })?
-        .map_err(service_error)?;
+        .map_err(Error::from)?;
         let mut pairs: Vec<_> = attrs.into_iter().collect();
         pairs.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         let map: mega_core::Map = pairs
@@ -309,7 +300,7 @@ pub unsafe extern "C" fn mega_topic_create(
                 .map(|o| o.topic_arn().unwrap_or_default().to_owned())
                 .map_err(|e| AwsError::from_sdk("CreateTopic", e))
         })?
-        .map_err(service_error)?;
+        .map_err(Error::from)?;
         let arn = owned_string(arn)?;
         // SAFETY: checked non-NULL.
         unsafe { write_out(topic_arn, arn) };
@@ -338,6 +329,6 @@ pub unsafe extern "C" fn mega_topic_subscribe_queue(
             mega_core::admin::subscribe_queue(&sqs, &sns, &topic, &url, raw).await
         })?
         .map(drop)
-        .map_err(service_error)
+        .map_err(Error::from)
     })
 }

@@ -103,15 +103,11 @@ impl mega_decoded {
     }
 }
 
-pub(crate) fn decode_error(e: codec::DecodeError) -> Error {
-    Error::new(MEGA_RESULT_DECODE, e.to_string()).with_detail(e.code())
-}
-
 fn finish(
     result: Result<Decoded, codec::DecodeError>,
     out: *mut *mut mega_decoded,
 ) -> Result<(), Error> {
-    let decoded = result.map_err(decode_error)?;
+    let decoded = result.map_err(Error::from)?;
     // SAFETY: the caller checked `out` non-NULL.
     unsafe { write_out(out, Box::into_raw(Box::new(mega_decoded::new(decoded)))) };
     Ok(())

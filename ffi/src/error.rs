@@ -4,6 +4,8 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use mega_core::error::{Family, MegaError};
+
 /// What a call did. `MEGA_RESULT_OK` is 0; every other code is a failure whose message
 /// [`mega_last_error_message`] gives. Codes are never renumbered or reused: a retired code stays retired.
 #[repr(u32)]
@@ -50,13 +52,50 @@ pub enum mega_result {
 
 pub use mega_result::*;
 
-/// An error on its way to C: its code, its message, and a stable detail (reason code, pattern path,
-/// service error code) or nothing.
+/// An error on its way to C: its code, its message, a stable detail (reason code, pattern path, service
+/// error code) or nothing, and the core's stable error code (`docs/errors.md`) when it came from the core.
 #[derive(Debug, Clone)]
 pub(crate) struct Error {
     pub code: mega_result,
     pub message: String,
     pub detail: Option<String>,
+    pub stable: Option<&'static str>,
+}
+
+/// The result code of a family of the core's error table: the one place where the C ABI's codes come from.
+pub(crate) fn result_of(family: Family) -> mega_result {
+    const ALL: [mega_result; 16] = [
+        MEGA_RESULT_OK,
+        MEGA_RESULT_NULL_ARGUMENT,
+        MEGA_RESULT_INVALID_UTF8,
+        MEGA_RESULT_INVALID_ARGUMENT,
+        MEGA_RESULT_PANIC,
+        MEGA_RESULT_DECODE,
+        MEGA_RESULT_ENCODE,
+        MEGA_RESULT_PATTERN,
+        MEGA_RESULT_NOT_FOUND,
+        MEGA_RESULT_WRONG_TYPE,
+        MEGA_RESULT_PUBLISH,
+        MEGA_RESULT_SERVICE,
+        MEGA_RESULT_LISTENER,
+        MEGA_RESULT_ENDPOINT,
+        MEGA_RESULT_BUSY,
+        MEGA_RESULT_JSON,
+    ];
+    ALL.into_iter()
+        .find(|&r| r as u32 == family.c_result())
+        .unwrap_or(MEGA_RESULT_PANIC)
+}
+
+impl<E: MegaError> From<E> for Error {
+    fn from(e: E) -> Error {
+        Error {
+            code: result_of(e.family()),
+            message: e.to_string(),
+            detail: e.detail(),
+            stable: Some(e.code()),
+        }
+    }
 }
 
 impl Error {
@@ -65,11 +104,13 @@ impl Error {
             code,
             message: message.into(),
             detail: None,
+            stable: None,
         }
     }
 
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
-        self.detail = Some(detail.into());
+    /// The message prefixed with what it is about (an argument's name).
+    pub fn context(mut self, what: impl std::fmt::Display) -> Error {
+        self.message = format!("{what}: {}", self.message);
         self
     }
 
@@ -94,6 +135,7 @@ struct LastError {
     code: mega_result,
     message: CString,
     detail: CString,
+    stable: CString,
 }
 
 thread_local! {
@@ -115,6 +157,11 @@ pub(crate) fn set_last_error(e: Error) -> mega_result {
             code,
             message: c_text(e.message),
             detail: c_text(e.detail.unwrap_or_default()),
+            stable: c_text(
+                e.stable
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| result_token(code)),
+            ),
         });
     });
     code
@@ -273,6 +320,29 @@ pub extern "C" fn mega_last_error_detail() -> *const c_char {
         .unwrap_or(c"".as_ptr())
 }
 
+/// The stable code of the last error of this thread (`decode.base64`, `pattern.invalid`,
+/// `service.unavailable`…: the table of `docs/errors.md`, the same in every language), or for errors of the
+/// C ABI itself its result in lower case (`null_argument`, `invalid_utf8`, `not_found`…); "" when there was
+/// none. Borrowed, as [`mega_last_error_message`].
+#[no_mangle]
+pub extern "C" fn mega_last_error_code_name() -> *const c_char {
+    LAST_ERROR
+        .try_with(|cell| match &*cell.borrow() {
+            Some(e) => e.stable.as_ptr(),
+            None => c"".as_ptr(),
+        })
+        .unwrap_or(c"".as_ptr())
+}
+
+/// `MEGA_RESULT_NULL_ARGUMENT` as `null_argument`.
+fn result_token(code: mega_result) -> String {
+    // SAFETY: a static NUL-terminated name.
+    let name = unsafe { CStr::from_ptr(mega_result_name(code as u32)) };
+    name.to_string_lossy()
+        .trim_start_matches("MEGA_RESULT_")
+        .to_ascii_lowercase()
+}
+
 /// Forgets the last error of this thread.
 #[no_mangle]
 pub extern "C" fn mega_last_error_clear() {
@@ -349,5 +419,27 @@ mod tests {
         let err = unsafe { arg_str(bad.as_ptr().cast(), "body") }.unwrap_err();
         assert_eq!(err.code, MEGA_RESULT_INVALID_UTF8);
         assert!(err.message.contains("`body`") && err.message.contains("offset 2"));
+    }
+
+    #[test]
+    fn every_family_of_the_core_table_has_its_result_code() {
+        for info in mega_core::error::ALL {
+            let result = result_of(info.family);
+            assert_eq!(result as u32, info.family.c_result(), "{}", info.code);
+            assert_ne!(result, MEGA_RESULT_PANIC, "{}", info.code);
+        }
+        let e = Error::from(mega_core::codec::decode("{", Some("json")).unwrap_err());
+        assert_eq!(
+            (e.code, e.stable, e.detail.as_deref()),
+            (MEGA_RESULT_DECODE, Some("decode.json"), Some("json"))
+        );
+        set_last_error(e);
+        // SAFETY: the library's thread-local NUL-terminated strings.
+        let name = unsafe { CStr::from_ptr(mega_last_error_code_name()) };
+        assert_eq!(name.to_str().unwrap(), "decode.json");
+        set_last_error(Error::null("body"));
+        // SAFETY: as above.
+        let name = unsafe { CStr::from_ptr(mega_last_error_code_name()) };
+        assert_eq!(name.to_str().unwrap(), "null_argument");
     }
 }

@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use mega_core::json;
 use mega_core::listen::{
-    Handler, HandlerError, ListenerConfig, ListenerError, Message, ProcessStatus, SqsListener,
-    Stats, StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
+    Handler, HandlerError, ListenerConfig, Message, ProcessStatus, SqsListener, Stats,
+    StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
 };
 use mega_core::{Map, Value};
 
-use crate::aws::{block_on, mega_settings, service_error};
+use crate::aws::{block_on, mega_settings};
 use crate::decode::{kind_of, mega_kind, own_payload, Derived};
 use crate::error::*;
-use crate::pattern::{mega_pattern, mega_syntax, pattern_error, syntax_arg, SendPtr};
+use crate::pattern::{mega_pattern, mega_syntax, syntax_arg, SendPtr};
 use crate::value::{handle, mega_value};
 use crate::{mega_str, owned_string};
 
@@ -380,9 +380,7 @@ fn subscribe(
     if let Some(p) = pattern {
         sub = sub.with_pattern(p);
     }
-    state_of(l)?
-        .register_subscriber(sub)
-        .map_err(listener_error)
+    state_of(l)?.register_subscriber(sub).map_err(Error::from)
 }
 
 /// Adds a subscriber: `name` (unique in this listener), the payloads it takes (`MEGA_SUBSCRIBER_*`), a
@@ -411,7 +409,7 @@ pub unsafe extern "C" fn mega_listener_subscribe(
             None => None,
             Some(t) => Some(
                 mega_core::matcher::compile_pattern_json(t, syntax_arg(syntax)?)
-                    .map_err(pattern_error)?,
+                    .map_err(Error::from)?,
             ),
         };
         subscribe(l, name, kind, pattern, handler, userdata)
@@ -436,20 +434,6 @@ pub unsafe extern "C" fn mega_listener_subscribe_pattern(
         let pattern = unsafe { pattern.as_ref() }.map(|p| p.inner.clone());
         subscribe(l, name, kind, pattern, handler, userdata)
     })
-}
-
-fn listener_error(e: ListenerError) -> Error {
-    match e {
-        ListenerError::Queue { queue_url, error } => {
-            let inner = service_error(error);
-            Error {
-                code: MEGA_RESULT_LISTENER,
-                message: format!("queue {queue_url}: {}", inner.message),
-                detail: inner.detail,
-            }
-        }
-        other => Error::new(MEGA_RESULT_LISTENER, other.to_string()),
-    }
 }
 
 /// Listens until [`mega_listener_stop`] (or SIGTERM / SIGINT with `MEGA_LISTENER_HANDLE_SIGNALS`), blocking
@@ -515,7 +499,7 @@ fn run(l: &mega_listener) -> Result<(), Error> {
         result
     })?;
     // The counters stay readable after the run: they are the last run's.
-    outcome.map(drop).map_err(listener_error)
+    outcome.map(drop).map_err(Error::from)
 }
 
 /// Asks the listener to stop: [`mega_listener_run`] stops receiving, lets callbacks in flight finish and

@@ -125,16 +125,11 @@ pub unsafe extern "C" fn mega_pattern_compile(
         let syntax = syntax_arg(syntax)?;
         let empty = Callbacks::new();
         let cbs = unsafe { callbacks.as_ref() }.map_or(&empty, |c| &c.inner);
-        let inner = matcher::compile_pattern_json_with(text, syntax, cbs).map_err(pattern_error)?;
+        let inner = matcher::compile_pattern_json_with(text, syntax, cbs).map_err(Error::from)?;
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(Box::new(mega_pattern { inner }))) };
         Ok(())
     })
-}
-
-pub(crate) fn pattern_error(e: matcher::PatternError) -> Error {
-    let path = e.path.clone();
-    Error::new(MEGA_RESULT_PATTERN, e.to_string()).with_detail(path)
 }
 
 /// Frees a pattern. `NULL` is a no-op.

@@ -4,12 +4,11 @@ use std::ffi::c_char;
 
 use mega_core::codec::Content;
 use mega_core::publish::{
-    Attribute, AttributeValue, BatchEntry, PublishError, PublishOptions, Published, Publisher,
-    Target,
+    Attribute, AttributeValue, BatchEntry, PublishOptions, Published, Publisher, Target,
 };
 use mega_core::{event, Value};
 
-use crate::aws::{block_on, mega_settings, service_error};
+use crate::aws::{block_on, mega_settings};
 use crate::error::*;
 use crate::value::{mega_value, parse_json, value_arg};
 use crate::{mega_str, owned_string};
@@ -171,7 +170,7 @@ pub unsafe extern "C" fn mega_publish_options_add_attribute(
             data_type: data_type.to_owned(),
             value: AttributeValue::Text(value.to_owned()),
         };
-        attribute.check(name).map_err(publish_error)?;
+        attribute.check(name).map_err(Error::from)?;
         o.inner.attributes.push((name.to_owned(), attribute));
         Ok(())
     })
@@ -191,7 +190,7 @@ pub unsafe extern "C" fn mega_publish_options_add_binary_attribute(
         let name = unsafe { arg_str(name, "name") }?;
         let data = unsafe { arg_bytes(data, len, "data") }?;
         let attribute = Attribute::binary(data.to_vec());
-        attribute.check(name).map_err(publish_error)?;
+        attribute.check(name).map_err(Error::from)?;
         o.inner.attributes.push((name.to_owned(), attribute));
         Ok(())
     })
@@ -274,19 +273,6 @@ pub unsafe extern "C" fn mega_publisher_free(publisher: *mut mega_publisher) {
     });
 }
 
-fn publish_error(e: PublishError) -> Error {
-    match e {
-        PublishError::Encode(e) => Error::new(MEGA_RESULT_ENCODE, e.to_string()),
-        e @ (PublishError::InvalidAttribute { .. } | PublishError::InvalidOption(_)) => {
-            Error::invalid(e.to_string())
-        }
-        PublishError::Aws(e) => service_error(e),
-        ref e @ PublishError::EntryFailed { ref code, .. } => {
-            Error::new(MEGA_RESULT_PUBLISH, e.to_string()).with_detail(code.clone())
-        }
-    }
-}
-
 /// A MEGA event or a data object from a value (a map).
 fn content_of(value: Value, name: &str) -> Result<Content, Error> {
     match value {
@@ -329,7 +315,7 @@ fn publish_content(
             Some(body) => publisher.inner.publish_raw_message(body, options).await,
         }
     })?;
-    result.map_err(publish_error)
+    result.map_err(Error::from)
 }
 
 /// Writes the message id out (when the caller asked for it).
@@ -586,7 +572,7 @@ pub unsafe extern "C" fn mega_publisher_publish_batch(
         let r = mega_batch_result {
             entries: results
                 .into_iter()
-                .map(|r| r.map_err(publish_error))
+                .map(|r| r.map_err(Error::from))
                 .collect(),
         };
         // SAFETY: checked non-NULL.

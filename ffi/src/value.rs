@@ -58,14 +58,10 @@ pub(crate) unsafe fn value_arg<'a>(p: *const mega_value, name: &str) -> Result<&
 
 pub(crate) fn parse_json(text: &str, tagged: bool, name: &str) -> Result<Value, Error> {
     let plain = json::parse(text)
-        .map_err(|e| Error::new(MEGA_RESULT_JSON, format!("`{name}` is not valid JSON: {e}")))?;
+        .map_err(|e| Error::from(e).context(format_args!("`{name}` is not valid JSON")))?;
     if tagged {
-        json::from_tagged(plain).map_err(|e| {
-            Error::new(
-                MEGA_RESULT_JSON,
-                format!("`{name}` is not valid tagged JSON: {e}"),
-            )
-        })
+        json::from_tagged(plain)
+            .map_err(|e| Error::from(e).context(format_args!("`{name}` is not valid tagged JSON")))
     } else {
         Ok(plain)
     }

@@ -143,6 +143,7 @@ static void service_misuse(void) {
         OK(mega_listener_new(s, missing, &l));
         FAILS(MEGA_RESULT_LISTENER, mega_listener_run(l));
         CHECK(strstr(mega_last_error_detail(), "NonExistentQueue") != NULL);
+        CHECK(strcmp(mega_last_error_code_name(), "listener.queue") == 0);
         mega_listener_free(l);
     }
 
@@ -178,6 +179,7 @@ static void service_misuse(void) {
     OK(mega_sqs_publisher_new(s, url, &pub));
     FAILS(MEGA_RESULT_ENCODE, mega_publisher_publish_json(pub, "[1, 2]", NULL, NULL));
     FAILS(MEGA_RESULT_JSON, mega_publisher_publish_json(pub, "{", NULL, NULL));
+    CHECK(strcmp(mega_last_error_code_name(), "json.syntax") == 0);
     FAILS(MEGA_RESULT_ENCODE,
           mega_publisher_publish_json(pub, "{\"protocol\": \"mega\", \"version\": 1, \"event\": {}}", NULL, NULL));
     CHECK(strstr(mega_last_error_message(), "event.name is missing") != NULL);

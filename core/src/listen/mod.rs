@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod queued;
 mod stats;
 mod store;
 mod types;
@@ -47,6 +48,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::aws::{AwsError, AwsSettings, LazyClient};
 use crate::codec::{self, Content, ENCODING_ATTRIBUTE};
 
+pub use queued::{Deliveries, Delivery};
 pub use stats::{Stats, StatsSnapshot};
 pub use store::{CompletionStore, InMemoryCompletionStore, StoreFuture};
 pub use types::{
@@ -1054,6 +1056,8 @@ async fn run_handler(
                 Err(e) => Err(panic_text(e.try_into_panic().ok())),
             }
         }
+        // Awaited here, not spawned: when the grace runs out the reply slot closes with this future.
+        Handler::Queued(q) => Ok(Ok(q.call(message.clone()).await)),
     };
     shared.stats.record_latency(started.elapsed());
     let status = match result {

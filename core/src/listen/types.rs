@@ -149,12 +149,15 @@ impl Message {
     }
 }
 
-/// A subscriber's code. Either an async Rust function, or a blocking callback run on a dedicated pool of
-/// threads (the shape C, Python and Node callbacks take; see `docs/architecture.md`).
+/// A subscriber's code: an async Rust function, a blocking callback run on a dedicated pool of threads (the
+/// shape C push callbacks take; see `docs/architecture.md`), or a queue the host pulls from on its own
+/// threads ([`super::Deliveries`]).
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Handler {
     Async(Arc<dyn Fn(Arc<Message>) -> HandlerFuture + Send + Sync>),
     Blocking(Arc<dyn Fn(&Message) -> HandlerResult + Send + Sync>),
+    Queued(super::queued::QueuedHandler),
 }
 
 impl Handler {
@@ -181,6 +184,7 @@ impl fmt::Debug for Handler {
         f.write_str(match self {
             Handler::Async(_) => "Handler::Async",
             Handler::Blocking(_) => "Handler::Blocking",
+            Handler::Queued(_) => "Handler::Queued",
         })
     }
 }

@@ -154,21 +154,26 @@ typedef uint32_t mega_value_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What a subscriber's callback returns about a message (seed 003, "Processing payloads").
+// What a subscriber says about a message (seed 003, "Processing payloads"): returned by a callback, or
+// given to [`mega_delivery_complete`].
+//
+// **No status is 0.** A callback bridge that fails (a JNA or ruby-ffi callback that raised, a stub that
+// returns a zeroed value) hands C a 0; 0 is not a status, so it counts as `MEGA_STATUS_RETRIABLE_ERROR`
+// and the message is kept: a failure is never taken for DONE.
 enum mega_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
     // Processed: the message is deleted once every subscriber that matched it is done.
-    MEGA_STATUS_DONE = 0,
+    MEGA_STATUS_DONE = 1,
     // Not ready yet: the message stays in the queue and comes back later (with backoff). Not an error.
-    MEGA_STATUS_RETRY_LATER = 1,
+    MEGA_STATUS_RETRY_LATER = 2,
     // Failed for good: the message is deleted (once every matching subscriber is done with it).
-    MEGA_STATUS_FATAL_ERROR = 2,
+    MEGA_STATUS_FATAL_ERROR = 3,
     // Failed for now: the message stays and comes back later (with backoff), then reaches the queue's
     // dead-letter queue if it has one.
-    MEGA_STATUS_RETRIABLE_ERROR = 3,
+    MEGA_STATUS_RETRIABLE_ERROR = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -193,6 +198,11 @@ typedef struct mega_callbacks mega_callbacks;
 // A decoded body. Made by [`mega_decode`], freed with [`mega_decoded_free`]. Its accessors may be called
 // from any thread, also concurrently.
 typedef struct mega_decoded mega_decoded;
+
+// A message handed to the program by a queued subscriber, until it is completed or freed. Made by
+// [`mega_listener_next_delivery`], freed with [`mega_delivery_free`]. Its message and what is read from it
+// live as long as the delivery. Not thread-safe: one thread at a time uses a delivery (any thread).
+typedef struct mega_delivery mega_delivery;
 
 // A long-polling listener on one queue. Made by [`mega_listener_new`], configured with
 // [`mega_listener_set`] and [`mega_listener_subscribe`], run with [`mega_listener_run`] (blocking) and stopped
@@ -239,14 +249,17 @@ typedef struct {
     size_t len;
 } mega_str;
 
-// A listener setting, for [`mega_listener_set`]: one of `MEGA_LISTENER_*`.
-typedef uint32_t mega_listener_option;
-
 // Which payloads a subscriber is offered, for [`mega_listener_subscribe`]: one of `MEGA_SUBSCRIBER_*`.
 typedef uint32_t mega_subscriber_kind;
 
 // The syntax of a pattern text, for [`mega_pattern_compile`]: one of the `MEGA_SYNTAX_*` values.
 typedef uint32_t mega_syntax;
+
+// A `mega_status` as C passes it: checked by [`mega_delivery_complete`].
+typedef uint32_t mega_status_code;
+
+// A listener setting, for [`mega_listener_set`]: one of `MEGA_LISTENER_*`.
+typedef uint32_t mega_listener_option;
 
 // A subscriber's callback. Called for each message the subscriber's pattern matches, with the `userdata`
 // given at subscription and the message, **borrowed for the call only**: the message and every string,
@@ -257,8 +270,13 @@ typedef uint32_t mega_syntax;
 // group one at a time, in order), so the callback and its `userdata` must be thread-safe. A callback may
 // block (it has its thread) and may publish.
 //
-// Returns a `mega_status`; any other number counts as `MEGA_STATUS_RETRIABLE_ERROR` (the message is kept,
-// and the error logged), so a confused callback never loses a message.
+// Returns a `mega_status`; any other number, 0 included, counts as `MEGA_STATUS_RETRIABLE_ERROR` (the
+// message is kept, and the error logged), so a confused or failed callback never loses a message.
+//
+// **Lifetime**: [`mega_listener_run`] returns only after every callback it made has returned (a callback
+// still running when the shutdown grace runs out has its message released for redelivery, and is waited
+// for), so `userdata` may be freed once the run returned. Hosts whose callbacks could hang, or that own
+// their threads, pull deliveries instead ([`mega_listener_subscribe_queued`]).
 typedef int (*mega_handler)(void *userdata, const mega_message *message);
 
 // A listener counter, for [`mega_listener_stat`]: one of `MEGA_STAT_*`.
@@ -479,6 +497,46 @@ mega_result mega_decoded_payload_bson(const mega_decoded *decoded, const uint8_t
 // `MEGA_RESULT_NOT_FOUND` for SNS confirmations, which hold no payload.
 mega_result mega_decoded_encoding(const mega_decoded *decoded, mega_str *out);
 
+// Adds a **queued** subscriber: like [`crate::mega_listener_subscribe`], without a callback. The messages
+// its pattern matches wait for the program's threads to take them with [`mega_listener_next_delivery`].
+// While the program holds a delivery the listener keeps the message invisible (heartbeat), FIFO groups
+// still go one message at a time, and the message is deleted only when every matching subscriber is done.
+//
+// Errors: as [`crate::mega_listener_subscribe`].
+mega_result mega_listener_subscribe_queued(mega_listener *listener,
+                                           const char *name,
+                                           mega_subscriber_kind kind,
+                                           const char *pattern_json,
+                                           mega_syntax syntax);
+
+// Waits up to `timeout_ms` milliseconds (0: do not wait) for the next message of the listener's queued
+// subscribers. On success `*out` is a new delivery, or NULL when none came in time. Call it from any
+// number of the program's own threads while [`crate::mega_listener_run`] runs on another (each delivery
+// goes to one caller); never from a callback of this library.
+//
+// Errors: `MEGA_RESULT_INVALID_ARGUMENT` (a negative timeout).
+mega_result mega_listener_next_delivery(const mega_listener *listener,
+                                        int64_t timeout_ms,
+                                        mega_delivery **out);
+
+// The delivery's message, borrowed: valid until the delivery is freed. Read it with the `mega_message_*`
+// functions.
+mega_result mega_delivery_message(const mega_delivery *delivery, const mega_message **out);
+
+// The name of the subscriber whose pattern matched, borrowed: valid until the delivery is freed.
+mega_result mega_delivery_subscriber(const mega_delivery *delivery, mega_str *out);
+
+// Says what happened to the message (`MEGA_STATUS_*`). `*accepted` (may be NULL) tells whether it took
+// effect: false when the listener no longer waited for it (its shutdown grace ran out, so the message was
+// released for redelivery) or the delivery was completed already. The delivery must still be freed.
+//
+// Errors: `MEGA_RESULT_INVALID_ARGUMENT` (a number that is not a `mega_status`: 0 never is).
+mega_result mega_delivery_complete(mega_delivery *delivery, mega_status_code status, bool *accepted);
+
+// Frees a delivery. `NULL` is a no-op. A delivery freed without [`mega_delivery_complete`] counts as
+// `MEGA_STATUS_RETRIABLE_ERROR`: the message comes back later.
+void mega_delivery_free(mega_delivery *delivery);
+
 // The message of the last failing call on this thread (`""` when none failed). The string belongs to the
 // library and stays valid until the next failing call on this thread.
 const char *mega_last_error_message(void);
@@ -570,6 +628,22 @@ mega_result mega_listener_stat(const mega_listener *listener, mega_stat stat, ui
 // `*out` is a new string freed with `mega_string_free`.
 mega_result mega_listener_stats_json(const mega_listener *listener, char **out);
 
+// Starts the embedded endpoint on `host` (NULL for `127.0.0.1`) and `port` (0 picks a free one), and returns
+// once it accepts connections. Give its URL ([`mega_local_url`]) to [`mega_settings_new_local`](crate::mega_settings_new_local).
+//
+// Errors: `MEGA_RESULT_ENDPOINT` (the address is in use or cannot be bound).
+mega_result mega_local_start(const char *host,
+                             uint16_t port,
+                             mega_local **out);
+
+// The endpoint's URL (`http://127.0.0.1:PORT`): a NUL-terminated string owned by `local`, valid until
+// [`mega_local_free`]. NULL when `local` is NULL.
+const char *mega_local_url(const mega_local *local);
+
+// Stops the endpoint (its queues and topics are gone) and frees it. `NULL` is a no-op. Listeners and
+// publishers still pointed at it get connection errors (listeners retry with backoff until stopped).
+void mega_local_free(mega_local *local);
+
 // The SQS message id, borrowed.
 mega_result mega_message_id(const mega_message *message, mega_str *out);
 
@@ -615,22 +689,6 @@ mega_result mega_message_system_attribute(const mega_message *message, const cha
 
 // The payload as one BSON document, borrowed (`MEGA_RESULT_WRONG_TYPE` for plaintext, binary and empty).
 mega_result mega_message_payload_bson(const mega_message *message, const uint8_t **data, size_t *len);
-
-// Starts the embedded endpoint on `host` (NULL for `127.0.0.1`) and `port` (0 picks a free one), and returns
-// once it accepts connections. Give its URL ([`mega_local_url`]) to [`mega_settings_new_local`](crate::mega_settings_new_local).
-//
-// Errors: `MEGA_RESULT_ENDPOINT` (the address is in use or cannot be bound).
-mega_result mega_local_start(const char *host,
-                             uint16_t port,
-                             mega_local **out);
-
-// The endpoint's URL (`http://127.0.0.1:PORT`): a NUL-terminated string owned by `local`, valid until
-// [`mega_local_free`]. NULL when `local` is NULL.
-const char *mega_local_url(const mega_local *local);
-
-// Stops the endpoint (its queues and topics are gone) and frees it. `NULL` is a no-op. Listeners and
-// publishers still pointed at it get connection errors (listeners retry with backoff until stopped).
-void mega_local_free(mega_local *local);
 
 // A new, empty set of user functions.
 mega_result mega_callbacks_new(mega_callbacks **out);

@@ -341,8 +341,7 @@ fn mega_local_serves_sqs_until_sigterm() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
 }
 
-#[test]
-fn redrive_moves_dead_letters_back() {
+fn redrive_case(via_environment: bool) {
     let server = sqs_mega_local::Server::start(sqs_mega_local::Config::default()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (dlq, queue) = runtime.block_on(async {
@@ -351,7 +350,7 @@ fn redrive_moves_dead_letters_back() {
             .await;
         let dlq = client
             .create_queue()
-            .queue_name("work-dlq")
+            .queue_name(format!("work-dlq-{via_environment}"))
             .send()
             .await
             .unwrap()
@@ -361,7 +360,7 @@ fn redrive_moves_dead_letters_back() {
         let dlq_arn = sqs_mega::admin::queue_arn(&client, &dlq).await.unwrap();
         let queue = client
             .create_queue()
-            .queue_name("work")
+            .queue_name(format!("work-{via_environment}"))
             .attributes(
                 aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
                 format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}"#),
@@ -383,18 +382,24 @@ fn redrive_moves_dead_letters_back() {
         }
         (dlq, queue)
     });
-    let out = mega(
-        &[
-            "redrive",
-            &dlq,
-            "--to",
-            &queue,
-            "--wait",
-            "--endpoint-url",
-            server.url(),
-        ],
-        b"",
-    );
+    let mut args = vec!["redrive", &dlq, "--to", &queue, "--wait"];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mega"));
+    if via_environment {
+        // As every AWS SDK does: the endpoint from AWS_ENDPOINT_URL, credentials from the standard chain.
+        command
+            .env("AWS_ENDPOINT_URL", server.url())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1");
+    } else {
+        args.extend(["--endpoint-url", server.url()]);
+    }
+    let out = command
+        .args(&args)
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -417,4 +422,14 @@ fn redrive_moves_dead_letters_back() {
             .len()
     });
     assert_eq!(moved, 3);
+}
+
+#[test]
+fn redrive_moves_dead_letters_back() {
+    redrive_case(false);
+}
+
+#[test]
+fn the_aws_endpoint_url_environment_variable_is_honoured() {
+    redrive_case(true);
 }

@@ -2,9 +2,13 @@
  * A worker in C: subscribes to MEGA events and data objects on an SQS queue and processes them, until
  * SIGINT / SIGTERM. Copy it and change the handlers.
  *
- *   worker QUEUE_URL   listen on a queue (AWS credentials and region from the standard chain;
- *                      MEGA_ENDPOINT_URL=http://host:port for another SQS-compatible endpoint)
+ *   worker QUEUE_URL   listen on a queue (AWS credentials, region and endpoint from the standard chain, as
+ *                      every AWS SDK: AWS_ENDPOINT_URL=http://127.0.0.1:4566 for `mega local` or another
+ *                      SQS-compatible endpoint)
  *   worker --demo      start the embedded endpoint, publish three messages, handle them, exit
+ *
+ * It prints one line per handled message, the message id first: `ID event NAME attempt N`, `ID data JSON`.
+ * SIGTERM or SIGINT stop it gracefully (callbacks in flight finish) with exit status 0.
  *
  * Build (see the README, "C"):
  *   cargo build --release -p sqs-mega-ffi
@@ -54,20 +58,21 @@ static int on_user_event(void *userdata, const mega_message *msg) {
     }
     mega_message_id(msg, &id);
     mega_message_receive_count(msg, &attempt);
-    printf("event %.*s (message %.*s, attempt %u)\n", (int)name_text.len, name_text.data, (int)id.len, id.data,
-           attempt);
+    printf("%.*s event %.*s attempt %u\n", (int)id.len, id.data, (int)name_text.len, name_text.data, attempt);
+    fflush(stdout);
     done_one();
     return MEGA_STATUS_DONE;
 }
 
 /* Any data object: printed as JSON. Return MEGA_STATUS_RETRY_LATER to see it again later. */
 static int on_data(void *userdata, const mega_message *msg) {
-    mega_str json;
+    mega_str json, id;
     (void)userdata;
-    if (mega_message_payload_json(msg, &json) != MEGA_RESULT_OK) {
+    if (mega_message_payload_json(msg, &json) != MEGA_RESULT_OK || mega_message_id(msg, &id) != MEGA_RESULT_OK) {
         return MEGA_STATUS_RETRIABLE_ERROR;
     }
-    printf("data %.*s\n", (int)json.len, json.data);
+    printf("%.*s data %.*s\n", (int)id.len, id.data, (int)json.len, json.data);
+    fflush(stdout);
     done_one();
     return MEGA_STATUS_DONE;
 }
@@ -120,11 +125,8 @@ int main(int argc, char **argv) {
         queue_url = demo_queue;
         demo_remaining = 3;
     } else {
-        const char *endpoint = getenv("MEGA_ENDPOINT_URL");
+        /* The standard chain: AWS_ENDPOINT_URL, AWS_REGION, credentials… as the AWS SDKs read them. */
         check(mega_settings_new(&settings), "mega_settings_new");
-        if (endpoint != NULL) {
-            check(mega_settings_set_endpoint_url(settings, endpoint), "mega_settings_set_endpoint_url");
-        }
         queue_url = argv[1];
     }
 
@@ -144,6 +146,7 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     printf("listening on %s (Ctrl-C stops)\n", queue_url);
+    fflush(stdout);
     rc = mega_listener_run(listener); /* blocks until stopped; in-flight callbacks finish first */
     running_listener = NULL;
     check(rc, "mega_listener_run");

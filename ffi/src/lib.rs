@@ -24,18 +24,22 @@
 
 mod aws;
 mod decode;
+mod delivery;
 mod error;
 mod listener;
 mod local;
+mod message;
 mod pattern;
 mod publish;
 mod value;
 
 pub use aws::*;
 pub use decode::*;
+pub use delivery::*;
 pub use error::*;
 pub use listener::*;
 pub use local::*;
+pub use message::*;
 pub use pattern::*;
 pub use publish::*;
 pub use value::*;
@@ -60,7 +64,7 @@ pub struct mega_str {
 }
 
 impl mega_str {
-    fn of(s: &str) -> mega_str {
+    pub(crate) fn of(s: &str) -> mega_str {
         mega_str {
             data: s.as_ptr().cast(),
             len: s.len(),

@@ -1,38 +1,43 @@
-//! `mega_listener`: the long-polling listener with C subscribers, and `mega_message`, what a subscriber's
-//! callback reads.
+//! `mega_listener`: the long-polling listener with C subscribers, pushed to callbacks or pulled as
+//! deliveries (`delivery.rs`); what they read is a `mega_message` (`message.rs`).
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mega_core::json;
-use mega_core::listen::{
-    Handler, HandlerError, ListenerConfig, Message, ProcessStatus, SqsListener, Stats,
-    StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
-};
 use mega_core::{Map, Value};
 
-use crate::aws::{block_on, mega_settings};
-use crate::decode::{kind_of, mega_kind, own_payload, Derived};
-use crate::error::*;
-use crate::pattern::{mega_pattern, mega_syntax, syntax_arg, SendPtr};
-use crate::value::{handle, mega_value};
-use crate::{mega_str, owned_string};
+use mega_core::listen::{
+    Deliveries, Handler, HandlerError, ListenerConfig, Message, ProcessStatus, SqsListener, Stats,
+    StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
+};
 
-/// What a subscriber's callback returns about a message (seed 003, "Processing payloads").
+use crate::aws::{block_on, mega_settings};
+use crate::error::*;
+use crate::message::mega_message;
+use crate::owned_string;
+use crate::pattern::{mega_pattern, mega_syntax, syntax_arg, SendPtr};
+
+/// What a subscriber says about a message (seed 003, "Processing payloads"): returned by a callback, or
+/// given to [`mega_delivery_complete`].
+///
+/// **No status is 0.** A callback bridge that fails (a JNA or ruby-ffi callback that raised, a stub that
+/// returns a zeroed value) hands C a 0; 0 is not a status, so it counts as `MEGA_STATUS_RETRIABLE_ERROR`
+/// and the message is kept: a failure is never taken for DONE.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum mega_status {
     /// Processed: the message is deleted once every subscriber that matched it is done.
-    MEGA_STATUS_DONE = 0,
+    MEGA_STATUS_DONE = 1,
     /// Not ready yet: the message stays in the queue and comes back later (with backoff). Not an error.
-    MEGA_STATUS_RETRY_LATER = 1,
+    MEGA_STATUS_RETRY_LATER = 2,
     /// Failed for good: the message is deleted (once every matching subscriber is done with it).
-    MEGA_STATUS_FATAL_ERROR = 2,
+    MEGA_STATUS_FATAL_ERROR = 3,
     /// Failed for now: the message stays and comes back later (with backoff), then reaches the queue's
     /// dead-letter queue if it has one.
-    MEGA_STATUS_RETRIABLE_ERROR = 3,
+    MEGA_STATUS_RETRIABLE_ERROR = 4,
 }
 
 pub use mega_status::*;
@@ -46,8 +51,13 @@ pub use mega_status::*;
 /// group one at a time, in order), so the callback and its `userdata` must be thread-safe. A callback may
 /// block (it has its thread) and may publish.
 ///
-/// Returns a `mega_status`; any other number counts as `MEGA_STATUS_RETRIABLE_ERROR` (the message is kept,
-/// and the error logged), so a confused callback never loses a message.
+/// Returns a `mega_status`; any other number, 0 included, counts as `MEGA_STATUS_RETRIABLE_ERROR` (the
+/// message is kept, and the error logged), so a confused or failed callback never loses a message.
+///
+/// **Lifetime**: [`mega_listener_run`] returns only after every callback it made has returned (a callback
+/// still running when the shutdown grace runs out has its message released for redelivery, and is waited
+/// for), so `userdata` may be freed once the run returned. Hosts whose callbacks could hang, or that own
+/// their threads, pull deliveries instead ([`mega_listener_subscribe_queued`]).
 pub type mega_handler =
     Option<unsafe extern "C" fn(userdata: *mut c_void, message: *const mega_message) -> c_int>;
 
@@ -127,12 +137,17 @@ pub const MEGA_STAT_HANDLER_P50_US: mega_stat = 15;
 /// 99th percentile callback time, microseconds.
 pub const MEGA_STAT_HANDLER_P99_US: mega_stat = 16;
 
+/// Deliveries waiting to be pulled, at most (the listener's in-flight bound applies first).
+const DELIVERY_CAPACITY: usize = 1024;
+
 /// A long-polling listener on one queue. Made by [`mega_listener_new`], configured with
 /// [`mega_listener_set`] and [`mega_listener_subscribe`], run with [`mega_listener_run`] (blocking) and stopped
 /// with [`mega_listener_stop`] (from any thread or a signal handler). Freed with [`mega_listener_free`].
 pub struct mega_listener {
     /// The core's listener: locked by a run for its whole length, so a change while running is `BUSY`.
     inner: Mutex<SqsListener>,
+    /// Where the messages of queued subscribers wait to be pulled.
+    pub(crate) deliveries: Deliveries,
     /// Its counters (the current run's, or the last one's).
     stats: Arc<Stats>,
     /// Set by `mega_listener_stop` (one atomic store: safe in a signal handler); a run turns it into a
@@ -163,6 +178,7 @@ pub unsafe extern "C" fn mega_listener_new(
         let l = Box::new(mega_listener {
             stats: inner.stats(),
             inner: Mutex::new(inner),
+            deliveries: Deliveries::new(DELIVERY_CAPACITY),
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicBool::new(false),
         });
@@ -288,53 +304,25 @@ pub unsafe extern "C" fn mega_listener_set(
     })
 }
 
-/// What a C callback gets: the message, and what is derived from it on first request.
-pub struct mega_message {
-    msg: *const Message,
-    own: OnceLock<Value>,
-    derived: Derived,
-    attributes: OnceLock<String>,
-    sns: OnceLock<Option<String>>,
-}
-
-impl mega_message {
-    fn new(msg: &Message) -> mega_message {
-        mega_message {
-            msg,
-            own: OnceLock::new(),
-            derived: Derived::default(),
-            attributes: OnceLock::new(),
-            sns: OnceLock::new(),
-        }
-    }
-
-    fn message(&self) -> &Message {
-        // SAFETY: the message outlives this wrapper, which lives only during the callback.
-        unsafe { &*self.msg }
-    }
-
-    fn payload(&self) -> &Value {
-        let m = self.message();
-        match m.decoded.value() {
-            Some(v) => v,
-            None => self
-                .own
-                .get_or_init(|| own_payload(&m.decoded).unwrap_or_default()),
-        }
+/// The status a number names, if it names one (0 never does).
+pub(crate) fn status_from(code: i64) -> Option<ProcessStatus> {
+    match code {
+        1 => Some(ProcessStatus::Done),
+        2 => Some(ProcessStatus::RetryLater),
+        3 => Some(ProcessStatus::FatalError),
+        4 => Some(ProcessStatus::RetriableError),
+        _ => None,
     }
 }
 
 fn status_of(code: c_int, subscriber: &str) -> Result<ProcessStatus, HandlerError> {
-    match code {
-        0 => Ok(ProcessStatus::Done),
-        1 => Ok(ProcessStatus::RetryLater),
-        2 => Ok(ProcessStatus::FatalError),
-        3 => Ok(ProcessStatus::RetriableError),
-        other => Err(HandlerError::retriable(format!(
-            "the callback of subscriber `{subscriber}` returned {other}, which is not a mega_status \
-             (0 DONE, 1 RETRY_LATER, 2 FATAL_ERROR, 3 RETRIABLE_ERROR): the message is kept for a retry"
-        ))),
-    }
+    status_from(i64::from(code)).ok_or_else(|| {
+        HandlerError::retriable(format!(
+            "the callback of subscriber `{subscriber}` returned {code}, which is not a mega_status \
+             (1 DONE, 2 RETRY_LATER, 3 FATAL_ERROR, 4 RETRIABLE_ERROR; 0 is none, so that a failed \
+             callback is never taken for DONE): the message is kept for a retry"
+        ))
+    })
 }
 
 /// The handler that calls a C function.
@@ -353,13 +341,13 @@ pub(crate) fn c_handler(
     })
 }
 
-fn subscribe(
+/// Registers a subscriber whose handler `make` builds from its name.
+pub(crate) fn subscribe(
     l: &mega_listener,
     name: &str,
     kind: mega_subscriber_kind,
     pattern: Option<mega_core::matcher::Pattern>,
-    handler: mega_handler,
-    userdata: *mut c_void,
+    make: impl FnOnce(&str) -> Result<Handler, Error>,
 ) -> Result<(), Error> {
     let kind = match kind {
         MEGA_SUBSCRIBER_EVENT => SubscriberKind::Event,
@@ -372,11 +360,10 @@ fn subscribe(
             )))
         }
     };
-    let f = handler.ok_or_else(|| Error::null("handler"))?;
     if name.is_empty() {
         return Err(Error::invalid("`name` is empty"));
     }
-    let mut sub = Subscriber::new(name, kind, c_handler(name.to_owned(), f, userdata));
+    let mut sub = Subscriber::new(name, kind, make(name)?);
     if let Some(p) = pattern {
         sub = sub.with_pattern(p);
     }
@@ -412,7 +399,10 @@ pub unsafe extern "C" fn mega_listener_subscribe(
                     .map_err(Error::from)?,
             ),
         };
-        subscribe(l, name, kind, pattern, handler, userdata)
+        let f = handler.ok_or_else(|| Error::null("handler"))?;
+        subscribe(l, name, kind, pattern, |name| {
+            Ok(c_handler(name.to_owned(), f, userdata))
+        })
     })
 }
 
@@ -432,7 +422,10 @@ pub unsafe extern "C" fn mega_listener_subscribe_pattern(
         let l = unsafe { arg_ref(listener, "listener") }?;
         let name = unsafe { arg_str(name, "name") }?;
         let pattern = unsafe { pattern.as_ref() }.map(|p| p.inner.clone());
-        subscribe(l, name, kind, pattern, handler, userdata)
+        let f = handler.ok_or_else(|| Error::null("handler"))?;
+        subscribe(l, name, kind, pattern, |name| {
+            Ok(c_handler(name.to_owned(), f, userdata))
+        })
     })
 }
 
@@ -631,247 +624,6 @@ pub unsafe extern "C" fn mega_listener_stats_json(
 
 /// The message a callback is given (borrowed: see [`mega_handler`]). Its accessors may be called only during
 /// the callback, from any thread.
-unsafe fn message_arg<'a>(p: *const mega_message) -> Result<&'a mega_message, Error> {
-    // SAFETY: the callback's message, alive during the callback.
-    unsafe { arg_ref(p, "message") }
-}
-
-/// The body of the message accessors.
-fn read_message<T>(
-    function: &str,
-    message: *const mega_message,
-    out: *mut T,
-    read: impl FnOnce(&mega_message) -> Result<T, Error>,
-) -> mega_result {
-    guard(function, || {
-        out_ptr(out, "out")?;
-        // SAFETY: the callback's message or NULL.
-        let m = unsafe { message_arg(message) }?;
-        let v = read(m)?;
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, v) };
-        Ok(())
-    })
-}
-
-/// The SQS message id, borrowed.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_id(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_id", message, out, |m| {
-        Ok(mega_str::of(&m.message().message_id))
-    })
-}
-
-/// The body exactly as received, borrowed.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_body(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_body", message, out, |m| {
-        Ok(mega_str::of(&m.message().body))
-    })
-}
-
-/// How many times the message has been received, this time included (1 the first time).
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_receive_count(
-    message: *const mega_message,
-    out: *mut u32,
-) -> mega_result {
-    read_message("mega_message_receive_count", message, out, |m| {
-        Ok(m.message().receive_count)
-    })
-}
-
-/// FIFO queues: the message group, borrowed. `MEGA_RESULT_NOT_FOUND` on standard queues.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_group_id(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_group_id", message, out, |m| {
-        m.message()
-            .group_id
-            .as_deref()
-            .map(mega_str::of)
-            .ok_or_else(|| Error::not_found("the message has no group id (not a FIFO queue)"))
-    })
-}
-
-/// What the body holds.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_kind(
-    message: *const mega_message,
-    out: *mut mega_kind,
-) -> mega_result {
-    read_message("mega_message_kind", message, out, |m| {
-        Ok(kind_of(&m.message().decoded))
-    })
-}
-
-/// The payload, borrowed (as [`mega_decoded_payload`](crate::mega_decoded_payload)): the canonical event
-/// map, the data object, the text, the bytes, or null.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_payload(
-    message: *const mega_message,
-    out: *mut *const mega_value,
-) -> mega_result {
-    read_message("mega_message_payload", message, out, |m| {
-        Ok(handle(m.payload()))
-    })
-}
-
-/// The payload as compact tagged JSON, borrowed.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_payload_json(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_payload_json", message, out, |m| {
-        Ok(mega_str::of(m.derived.payload_json(m.payload())))
-    })
-}
-
-/// The `mega decode` report of the body (`{"kind", "encoding", "payload", "sns"}`), borrowed.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_json(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_json", message, out, |m| {
-        Ok(mega_str::of(m.derived.report(&m.message().decoded)))
-    })
-}
-
-/// Every message attribute as a JSON object, borrowed:
-/// `{"name": {"data_type": "String", "value": "…"}}`; binary values are `{"$bytes": "<base64>"}`.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_attributes_json(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_attributes_json", message, out, |m| {
-        Ok(mega_str::of(m.attributes.get_or_init(|| {
-            let mut names: Vec<_> = m.message().message_attributes.iter().collect();
-            names.sort_by(|a, b| a.0.cmp(b.0));
-            let map: Map = names
-                .into_iter()
-                .map(|(k, a)| {
-                    let value = match (&a.string_value, &a.binary_value) {
-                        (Some(s), _) => Value::String(s.clone()),
-                        (None, Some(b)) => Value::Bytes(b.clone()),
-                        (None, None) => Value::Null,
-                    };
-                    let entry = Value::from([
-                        ("data_type", Value::from(a.data_type.as_str())),
-                        ("value", value),
-                    ]);
-                    (k.clone(), entry)
-                })
-                .collect();
-            json::to_tagged_string(&Value::Map(map))
-        })))
-    })
-}
-
-/// The SNS envelope's metadata as tagged JSON (`message_id`, `topic_arn`, `subject`, `timestamp`,
-/// `message_attributes`…), borrowed. `MEGA_RESULT_NOT_FOUND` when the message did not come through SNS
-/// (or came with raw delivery).
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_sns_json(
-    message: *const mega_message,
-    out: *mut mega_str,
-) -> mega_result {
-    read_message("mega_message_sns_json", message, out, |m| {
-        m.sns
-            .get_or_init(|| {
-                m.message()
-                    .decoded
-                    .sns
-                    .as_ref()
-                    .map(|s| json::to_tagged_string(&s.to_value()))
-            })
-            .as_deref()
-            .map(mega_str::of)
-            .ok_or_else(|| Error::not_found("the message did not come through SNS"))
-    })
-}
-
-/// A `String` or `Number` message attribute's value, borrowed. `MEGA_RESULT_NOT_FOUND` when the message
-/// has no such attribute, `MEGA_RESULT_WRONG_TYPE` for a `Binary` one (read it from
-/// [`mega_message_attributes_json`]).
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_attribute(
-    message: *const mega_message,
-    name: *const c_char,
-    out: *mut mega_str,
-) -> mega_result {
-    guard("mega_message_attribute", || {
-        out_ptr(out, "out")?;
-        // SAFETY: the callback's message or NULL; NUL-terminated text or NULL.
-        let m = unsafe { message_arg(message) }?;
-        let name = unsafe { arg_str(name, "name") }?;
-        let a =
-            m.message().message_attributes.get(name).ok_or_else(|| {
-                Error::not_found(format!("the message has no attribute `{name}`"))
-            })?;
-        let s = a.string_value.as_deref().ok_or_else(|| {
-            Error::wrong_type(format!("attribute `{name}` is {}, not text", a.data_type))
-        })?;
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, mega_str::of(s)) };
-        Ok(())
-    })
-}
-
-/// A system attribute of the message (`SentTimestamp`, `ApproximateFirstReceiveTimestamp`,
-/// `MessageGroupId`…), borrowed. `MEGA_RESULT_NOT_FOUND` when absent.
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_system_attribute(
-    message: *const mega_message,
-    name: *const c_char,
-    out: *mut mega_str,
-) -> mega_result {
-    guard("mega_message_system_attribute", || {
-        out_ptr(out, "out")?;
-        // SAFETY: the callback's message or NULL; NUL-terminated text or NULL.
-        let m = unsafe { message_arg(message) }?;
-        let name = unsafe { arg_str(name, "name") }?;
-        let v = m.message().attributes.get(name).ok_or_else(|| {
-            Error::not_found(format!("the message has no system attribute `{name}`"))
-        })?;
-        // SAFETY: checked non-NULL.
-        unsafe { write_out(out, mega_str::of(v)) };
-        Ok(())
-    })
-}
-
-/// The payload as one BSON document, borrowed (`MEGA_RESULT_WRONG_TYPE` for plaintext, binary and empty).
-#[no_mangle]
-pub unsafe extern "C" fn mega_message_payload_bson(
-    message: *const mega_message,
-    data: *mut *const u8,
-    len: *mut usize,
-) -> mega_result {
-    guard("mega_message_payload_bson", || {
-        out_ptr(data, "data")?;
-        out_ptr(len, "len")?;
-        // SAFETY: the callback's message or NULL.
-        let m = unsafe { message_arg(message) }?;
-        let b = m.derived.bson(m.payload())?;
-        // SAFETY: both checked non-NULL.
-        unsafe {
-            write_out(data, b.as_ptr());
-            write_out(len, b.len());
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,6 +637,7 @@ mod tests {
         let l = mega_listener {
             stats: inner.stats(),
             inner: Mutex::new(inner),
+            deliveries: Deliveries::new(1),
             stop: Arc::new(AtomicBool::new(true)),
             running: AtomicBool::new(true),
         };

@@ -474,3 +474,130 @@ fn bad_attributes_are_refused_when_added() {
         mega_publish_options_free(options);
     }
 }
+
+#[test]
+fn queued_subscribers_deliver_to_the_programs_own_threads() {
+    unsafe {
+        let mut local = ptr::null_mut();
+        assert_eq!(mega_local_start(ptr::null(), 0, &mut local), MEGA_RESULT_OK);
+        let mut settings = ptr::null_mut();
+        assert_eq!(
+            mega_settings_new_local(mega_local_url(local), &mut settings),
+            MEGA_RESULT_OK
+        );
+        let mut url = ptr::null_mut();
+        let name = c("abi-pull");
+        assert_eq!(
+            mega_queue_create(settings, name.as_ptr(), ptr::null(), &mut url),
+            MEGA_RESULT_OK
+        );
+        let mut publisher = ptr::null_mut();
+        assert_eq!(
+            mega_sqs_publisher_new(settings, url, &mut publisher),
+            MEGA_RESULT_OK
+        );
+        for n in 0..3 {
+            let body = c(&format!(r#"{{"n": {n}}}"#));
+            assert_eq!(
+                mega_publisher_publish_json(publisher, body.as_ptr(), ptr::null(), ptr::null_mut()),
+                MEGA_RESULT_OK
+            );
+        }
+        let mut l = ptr::null_mut();
+        assert_eq!(mega_listener_new(settings, url, &mut l), MEGA_RESULT_OK);
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_WAIT_TIME_SECONDS, 1),
+            MEGA_RESULT_OK
+        );
+        assert_eq!(
+            mega_listener_set(l, MEGA_LISTENER_RETRY_BASE_MS, 60_000),
+            MEGA_RESULT_OK
+        );
+        let sub = c("pulled");
+        assert_eq!(
+            mega_listener_subscribe_queued(
+                l,
+                sub.as_ptr(),
+                MEGA_SUBSCRIBER_DATA,
+                ptr::null(),
+                MEGA_SYNTAX_MEGA
+            ),
+            MEGA_RESULT_OK
+        );
+        // Nothing yet (not running): a short wait gives NULL.
+        let mut d = ptr::null_mut();
+        assert_eq!(mega_listener_next_delivery(l, 10, &mut d), MEGA_RESULT_OK);
+        assert!(d.is_null());
+        assert_eq!(
+            mega_listener_next_delivery(l, -1, &mut d),
+            MEGA_RESULT_INVALID_ARGUMENT
+        );
+
+        let shared = std::sync::Arc::new(Shared(l));
+        let runner = {
+            let shared = shared.clone();
+            std::thread::spawn(move || mega_listener_run(shared.0))
+        };
+        let mut seen = Vec::new();
+        let t0 = Instant::now();
+        while seen.len() < 3 && t0.elapsed() < Duration::from_secs(30) {
+            let mut d = ptr::null_mut();
+            assert_eq!(mega_listener_next_delivery(l, 500, &mut d), MEGA_RESULT_OK);
+            if d.is_null() {
+                continue;
+            }
+            let mut subscriber = mega_str {
+                data: ptr::null(),
+                len: 0,
+            };
+            assert_eq!(mega_delivery_subscriber(d, &mut subscriber), MEGA_RESULT_OK);
+            assert_eq!(text(subscriber), "pulled");
+            let mut m = ptr::null();
+            assert_eq!(mega_delivery_message(d, &mut m), MEGA_RESULT_OK);
+            let mut json = mega_str {
+                data: ptr::null(),
+                len: 0,
+            };
+            assert_eq!(mega_message_payload_json(m, &mut json), MEGA_RESULT_OK);
+            let json = text(json);
+            seen.push(json.clone());
+            // 0 is no status: refused, and the delivery is still open.
+            assert_eq!(
+                mega_delivery_complete(d, 0, ptr::null_mut()),
+                MEGA_RESULT_INVALID_ARGUMENT
+            );
+            let mut accepted = false;
+            if json.contains('0') {
+                assert_eq!(
+                    mega_delivery_complete(d, MEGA_STATUS_DONE as u32, &mut accepted),
+                    MEGA_RESULT_OK
+                );
+                assert!(accepted);
+            } else if json.contains('1') {
+                assert_eq!(
+                    mega_delivery_complete(d, MEGA_STATUS_RETRY_LATER as u32, &mut accepted),
+                    MEGA_RESULT_OK
+                );
+                assert!(accepted);
+            } // n = 2: freed without a status, a retriable error
+            mega_delivery_free(d);
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        let stat = |which| {
+            let mut v = 0u64;
+            assert_eq!(mega_listener_stat(l, which, &mut v), MEGA_RESULT_OK);
+            v
+        };
+        wait_until("the delete", || stat(MEGA_STAT_DELETED) == 1);
+        mega_listener_stop(l);
+        assert_eq!(runner.join().unwrap(), MEGA_RESULT_OK, "{}", last_error());
+        assert_eq!(stat(MEGA_STAT_DONE), 1);
+        assert_eq!(stat(MEGA_STAT_RETRY_LATER), 1);
+        assert_eq!(stat(MEGA_STAT_RETRIABLE_ERROR), 1);
+        mega_listener_free(l);
+        mega_publisher_free(publisher);
+        mega_string_free(url);
+        mega_settings_free(settings);
+        mega_local_free(local);
+    }
+}

@@ -70,12 +70,61 @@ pc_flags=$(PKG_CONFIG_PATH="$out/prefix/lib/pkgconfig" pkg-config --cflags --lib
 gcc -std=c11 -Wall -Wextra -Werror -pedantic examples/c/worker.c -o "$out/worker" $pc_flags \
     -Wl,-rpath,"$out/prefix/lib"
 echo "== examples/c/worker.c --demo"
-if ! timeout 60 "$out/worker" --demo >"$out/worker.out" 2>&1 || [ "$(grep -c '^event \|^data ' "$out/worker.out")" != 3 ]; then
+if ! timeout 60 "$out/worker" --demo >"$out/worker.out" 2>&1 || [ "$(grep -cE '^[0-9a-f-]{36} (event|data) ' "$out/worker.out")" != 3 ]; then
     cat "$out/worker.out"
     echo "FAILED: examples/c/worker.c --demo"
     status=1
 else
     cat "$out/worker.out"
+fi
+
+# The worker on a real endpoint named by AWS_ENDPOINT_URL alone (as every AWS SDK reads it): `mega local` in
+# another process, a queue made and filled through the C ABI's standard-chain settings, the worker prints one
+# line per message (its id first), and exits 0 after SIGTERM.
+echo "== examples/c/worker.c QUEUE_URL with AWS_ENDPOINT_URL, stopped by SIGTERM"
+cargo build -p sqs-mega-cli --locked --quiet
+gcc "${cflags[@]}" tests/c/seed_queue.c -o "$out/seed_queue" "${libs[@]}"
+"$target/debug/mega" local --port 0 >"$out/local.out" 2>&1 &
+local_pid=$!
+endpoint=""
+for _ in $(seq 1 100); do
+    endpoint=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$out/local.out" | head -n 1 || true)
+    [ -n "$endpoint" ] && break
+    sleep 0.1
+done
+worker_ok=0
+if [ -n "$endpoint" ]; then
+    export AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+    if timeout 60 "$out/seed_queue" c-worker >"$out/seed.out"; then
+        queue=$(sed -n 1p "$out/seed.out"); id1=$(sed -n 2p "$out/seed.out"); id2=$(sed -n 3p "$out/seed.out")
+        "$out/worker" "$queue" >"$out/worker-env.out" 2>&1 &
+        worker_pid=$!
+        for _ in $(seq 1 300); do
+            [ "$(grep -c ' event \| data ' "$out/worker-env.out" 2>/dev/null || true)" -ge 2 ] && break
+            sleep 0.1
+        done
+        kill -TERM "$worker_pid"
+        # A worker that does not stop within 30 s is killed, and fails.
+        ( sleep 30 && kill -KILL "$worker_pid" 2>/dev/null ) &
+        watchdog=$!
+        worker_status=0
+        wait "$worker_pid" || worker_status=$?
+        kill "$watchdog" 2>/dev/null || true
+        echo "worker exit status: $worker_status"
+        if [ "$worker_status" = 0 ] && grep -q "^stopped: 2 message(s) done" "$out/worker-env.out" && grep -q "^$id1 event user:login attempt 1\$" "$out/worker-env.out" \
+            && grep -q "^$id2 data " "$out/worker-env.out"; then
+            worker_ok=1
+        fi
+        cat "$out/worker-env.out"
+    fi
+    unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
+fi
+kill -TERM "$local_pid" 2>/dev/null || true
+wait "$local_pid" 2>/dev/null || true
+if [ "$worker_ok" != 1 ]; then
+    cat "$out/local.out" "$out/seed.out" 2>/dev/null || true
+    echo "FAILED: the worker with AWS_ENDPOINT_URL"
+    status=1
 fi
 
 exit $status

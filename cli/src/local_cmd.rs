@@ -26,7 +26,7 @@ pub struct LocalArgs {
     #[arg(long)]
     fsync: bool,
     /// With --data-dir: start even if the log holds damaged records, skipping only those (each
-    /// reported on stderr) after copying the original log aside to DIR/wal.log.corrupt-<UTC time>.
+    /// reported on stderr) after copying the original log aside to DIR/wal.log.corrupt-TIME (UTC).
     /// Without it, a damaged log stops the start with its file, line and byte offset, untouched.
     #[arg(long)]
     recover_corrupt_log: bool,

@@ -108,7 +108,7 @@ fn citylot(rng: &mut Rng) -> String {
     }
     s.push_str(&format!(
         r#""ODD_EVEN":"{}"}},"geometry":{{"type":"Polygon","coordinates":[["#,
-        if from % 2 == 0 { "E" } else { "O" }
+        if from.is_multiple_of(2) { "E" } else { "O" }
     ));
     let (x0, y0) = (-122.52 + rng.unit() * 0.15, 37.70 + rng.unit() * 0.12);
     let points = 14;

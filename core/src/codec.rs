@@ -426,7 +426,7 @@ pub fn strict_base64(text: &str) -> Result<Vec<u8>, String> {
     if text.is_empty() {
         return Err("empty".to_owned());
     }
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(format!("length {} is not a multiple of 4", text.len()));
     }
     base64::engine::general_purpose::STANDARD

@@ -16,7 +16,10 @@
 //! - Strings passed in are NUL-terminated UTF-8 and only borrowed for the call. Strings handed out are either
 //!   owned (`char *`, freed with [`mega_string_free`]) or borrowed ([`mega_str`], a pointer and a length, not
 //!   NUL-terminated, valid as long as the object they come from).
-
+//!
+//! Unsafe code is allowed in the whole crate (the workspace denies it by default): a C ABI takes and hands
+//! out raw pointers, and reading, writing or freeing through them is unsafe by nature.
+#![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 // Every `extern "C"` function takes raw pointers from C: their contracts are in the doc comments (and so in
 // the header), and each dereference is checked for NULL first.

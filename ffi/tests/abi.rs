@@ -2,6 +2,9 @@
 //! publishing, and a listener with an `extern "C"` callback on the embedded endpoint (run, busy, stop, run
 //! again, stats).
 
+// Calls the C ABI as C would: raw pointers, `extern "C"` callbacks; unsafe by nature.
+#![allow(unsafe_code)]
+
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};

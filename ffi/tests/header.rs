@@ -1,6 +1,9 @@
 //! The checked-in C header is exactly what cbindgen makes of the crate today, and its version macros are
 //! the crate's version.
 
+// Reads the C string `mega_version` returns.
+#![allow(unsafe_code)]
+
 use std::path::PathBuf;
 
 fn root() -> PathBuf {

@@ -621,30 +621,16 @@ fn copy_aside(dir: &Path, log: &Path) -> Result<PathBuf, crate::Error> {
     ))
 }
 
-#[cfg(unix)]
+/// Takes the exclusive advisory lock of `f` (`flock(2)` on Linux) without waiting: `Ok(false)` when another
+/// open file holds it. Where the platform has no file locks, no lock (as before `File::try_lock`).
 fn try_lock(f: &File) -> std::io::Result<bool> {
-    use std::os::raw::c_int;
-    use std::os::unix::io::AsRawFd;
-    extern "C" {
-        fn flock(fd: c_int, operation: c_int) -> c_int;
+    use std::fs::TryLockError;
+    match f.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => Ok(true),
+        Err(TryLockError::Error(e)) => Err(e),
     }
-    const LOCK_EX: c_int = 2;
-    const LOCK_NB: c_int = 4;
-    // SAFETY: flock(2) on a file descriptor that `f` owns for the duration of the call.
-    if unsafe { flock(f.as_raw_fd(), LOCK_EX | LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.kind() == std::io::ErrorKind::WouldBlock {
-        Ok(false)
-    } else {
-        Err(e)
-    }
-}
-
-#[cfg(not(unix))]
-fn try_lock(_f: &File) -> std::io::Result<bool> {
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -13,6 +13,16 @@
 //!   router, explanations and SNS filter-policy export.
 //! - [`aws`], [`publish`], [`listen`], [`admin`] (feature `aws`, on by default): connecting to SQS/SNS,
 //!   publishing, the listener, dead-letter queue redrive.
+//!
+//! ## Quick start
+//!
+//! Publish a data object and process it with a subscriber whose pattern matches it (this runs as a doctest
+//! and as `cargo run -p sqs-mega --example quickstart`):
+//!
+//! ```
+#![cfg_attr(feature = "aws", doc = include_str!("../examples/quickstart.rs"))]
+#![cfg_attr(not(feature = "aws"), doc = "fn main() {} // the publisher and listener need the `aws` feature")]
+//! ```
 
 #[cfg(feature = "aws")]
 pub mod admin;

@@ -10,8 +10,7 @@
 //! let mut listener = SqsListener::new(
 //!     &AwsSettings::default(),
 //!     ListenerConfig::new("https://sqs.us-east-2.amazonaws.com/424566909325/sqs-mega-test"),
-//! )
-//! .await;
+//! );
 //! listener.register_subscriber(
 //!     Subscriber::new("ItemAdded", SubscriberKind::Event, Handler::from_async(|message| async move {
 //!         println!("{}", message.event().unwrap().event.name);

@@ -21,7 +21,10 @@
 //!
 //! ```
 #![cfg_attr(feature = "aws", doc = include_str!("../examples/quickstart.rs"))]
-#![cfg_attr(not(feature = "aws"), doc = "fn main() {} // the publisher and listener need the `aws` feature")]
+#![cfg_attr(
+    not(feature = "aws"),
+    doc = "fn main() {} // the publisher and listener need the `aws` feature"
+)]
 //! ```
 
 #[cfg(feature = "aws")]

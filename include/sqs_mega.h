@@ -155,7 +155,7 @@ typedef uint32_t mega_value_kind;
 #endif // __cplusplus
 
 // What a subscriber says about a message (seed 003, "Processing payloads"): returned by a callback, or
-// given to [`mega_delivery_complete`].
+// given to [`crate::mega_delivery_complete`].
 //
 // **No status is 0.** A callback bridge that fails (a JNA or ruby-ffi callback that raised, a stub that
 // returns a zeroed value) hands C a 0; 0 is not a status, so it counts as `MEGA_STATUS_RETRIABLE_ERROR`
@@ -276,7 +276,7 @@ typedef uint32_t mega_listener_option;
 // **Lifetime**: [`mega_listener_run`] returns only after every callback it made has returned (a callback
 // still running when the shutdown grace runs out has its message released for redelivery, and is waited
 // for), so `userdata` may be freed once the run returned. Hosts whose callbacks could hang, or that own
-// their threads, pull deliveries instead ([`mega_listener_subscribe_queued`]).
+// their threads, pull deliveries instead ([`crate::mega_listener_subscribe_queued`]).
 typedef int (*mega_handler)(void *userdata, const mega_message *message);
 
 // A listener counter, for [`mega_listener_stat`]: one of `MEGA_STAT_*`.

@@ -21,7 +21,7 @@ use crate::owned_string;
 use crate::pattern::{mega_pattern, mega_syntax, syntax_arg, SendPtr};
 
 /// What a subscriber says about a message (seed 003, "Processing payloads"): returned by a callback, or
-/// given to [`mega_delivery_complete`].
+/// given to [`crate::mega_delivery_complete`].
 ///
 /// **No status is 0.** A callback bridge that fails (a JNA or ruby-ffi callback that raised, a stub that
 /// returns a zeroed value) hands C a 0; 0 is not a status, so it counts as `MEGA_STATUS_RETRIABLE_ERROR`
@@ -57,7 +57,7 @@ pub use mega_status::*;
 /// **Lifetime**: [`mega_listener_run`] returns only after every callback it made has returned (a callback
 /// still running when the shutdown grace runs out has its message released for redelivery, and is waited
 /// for), so `userdata` may be freed once the run returned. Hosts whose callbacks could hang, or that own
-/// their threads, pull deliveries instead ([`mega_listener_subscribe_queued`]).
+/// their threads, pull deliveries instead ([`crate::mega_listener_subscribe_queued`]).
 pub type mega_handler =
     Option<unsafe extern "C" fn(userdata: *mut c_void, message: *const mega_message) -> c_int>;
 

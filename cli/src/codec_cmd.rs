@@ -55,10 +55,7 @@ pub fn decode_input(
     max_body_bytes: usize,
 ) -> Result<sqs_mega::Decoded, CliError> {
     let input = read_input(file, input_limit(max_body_bytes))?;
-    let options = DecodeOptions {
-        max_body_bytes,
-        ..Default::default()
-    };
+    let options = DecodeOptions::default().with_max_body_bytes(max_body_bytes);
     let (body, attribute) = match (bare, sqs_message(&input)) {
         (false, Some((body, attribute))) => (body.into_bytes(), attribute),
         _ => (input, None),
@@ -154,10 +151,9 @@ pub fn encode(args: EncodeArgs) -> Result<ExitCode, CliError> {
             }
         }
     };
-    let options = EncodeOptions {
-        binary_encoding: args.bson,
-        max_message_bytes: args.max_message_bytes,
-    };
+    let options = EncodeOptions::default()
+        .with_binary_encoding(args.bson)
+        .with_max_message_bytes(args.max_message_bytes);
     let encoded = codec::encode(&content, &options)?;
     if args.show_attribute {
         eprintln!("{}={}", codec::ENCODING_ATTRIBUTE, encoded.encoding);

@@ -270,10 +270,7 @@ async fn demo(settings: &AwsSettings, url: &str) -> Result<String, CliError> {
     let direct = SqsPublisher::new(settings, &queue);
     let topic_publisher = SnsPublisher::new(settings, &topic);
     let json = PublishOptions::default();
-    let bson = PublishOptions {
-        binary_encoding: true,
-        ..Default::default()
-    };
+    let bson = PublishOptions::default().with_binary_encoding(true);
     let item = |id: &str, q: i64| {
         vec![
             ("item_id", Value::from(id)),
@@ -354,15 +351,13 @@ async fn demo(settings: &AwsSettings, url: &str) -> Result<String, CliError> {
     let journal: Shared = Arc::default();
     let mut listener = SqsListener::new(
         settings,
-        ListenerConfig {
-            wait_time_seconds: 1,
-            handle_signals: false,
-            retry: RetryPolicy {
-                base: Duration::from_secs(1),
-                max: Duration::from_secs(2),
-            },
-            ..ListenerConfig::new(&queue)
-        },
+        ListenerConfig::new(&queue)
+            .with_wait_time_seconds(1)
+            .with_handle_signals(false)
+            .with_retry(RetryPolicy::new(
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+            )),
     );
     for s in subscribers(&journal)? {
         listener

@@ -22,7 +22,8 @@ pub struct RedriveArgs {
     /// Wait until the task finishes, printing its progress.
     #[arg(long)]
     wait: bool,
-    /// A custom endpoint (the embedded one, `mega local`); default: AWS.
+    /// A custom endpoint (the embedded one, `mega local`); default: `AWS_ENDPOINT_URL` if set (as every AWS
+    /// SDK reads it), else AWS.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
     #[arg(long)]
@@ -32,18 +33,16 @@ pub struct RedriveArgs {
 }
 
 pub fn run(args: RedriveArgs) -> Result<ExitCode, CliError> {
-    let settings = match &args.endpoint_url {
-        Some(url) => AwsSettings {
-            region: args.region.clone().or(Some("us-east-1".into())),
-            profile: args.profile.clone(),
-            ..AwsSettings::local(url)
-        },
-        None => AwsSettings {
-            region: args.region.clone(),
-            profile: args.profile.clone(),
-            ..Default::default()
-        },
+    let mut settings = match &args.endpoint_url {
+        Some(url) => AwsSettings::local(url),
+        None => AwsSettings::default(),
     };
+    if let Some(region) = &args.region {
+        settings = settings.with_region(region.as_str());
+    }
+    if let Some(profile) = &args.profile {
+        settings = settings.with_profile(profile.as_str());
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {

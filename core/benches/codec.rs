@@ -54,10 +54,7 @@ fn bodies() -> Vec<Bodies> {
                 .body;
             let bson = codec::encode(
                 &content,
-                &EncodeOptions {
-                    binary_encoding: true,
-                    ..Default::default()
-                },
+                &EncodeOptions::default().with_binary_encoding(true),
             )
             .unwrap()
             .body;

@@ -64,13 +64,11 @@ async fn listener_run(settings: &AwsSettings, round: usize) -> ListenerRun {
     let o = overheads.clone();
     let mut listener = SqsListener::new(
         settings,
-        ListenerConfig {
-            pollers: 2,
-            max_in_flight: 100,
-            wait_time_seconds: 1,
-            handle_signals: false,
-            ..ListenerConfig::new(&url)
-        },
+        ListenerConfig::new(&url)
+            .with_pollers(2)
+            .with_max_in_flight(100)
+            .with_wait_time_seconds(1)
+            .with_handle_signals(false),
     );
     listener
         .register_subscriber(

@@ -16,8 +16,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-/// Where and as whom to connect. Every field is optional: what is `None` comes from the standard chain.
+/// Where and as whom to connect. Every field is optional: what is `None` comes from the standard chain
+/// (environment, `AWS_ENDPOINT_URL` included, shared config files, instance roles).
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AwsSettings {
     pub region: Option<String>,
     /// A custom endpoint: the embedded endpoint (`http://127.0.0.1:4566`), LocalStack, ElasticMQ…
@@ -27,6 +29,28 @@ pub struct AwsSettings {
     pub session_token: Option<String>,
     /// A named profile of the shared AWS config files.
     pub profile: Option<String>,
+}
+
+option_setters!(AwsSettings {
+    with_region => region: String,
+    with_endpoint_url => endpoint_url: String,
+    with_profile => profile: String,
+});
+
+impl AwsSettings {
+    /// Sets explicit credentials (otherwise the standard chain's).
+    #[must_use]
+    pub fn with_credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        session_token: Option<String>,
+    ) -> Self {
+        self.access_key_id = Some(access_key_id.into());
+        self.secret_access_key = Some(secret_access_key.into());
+        self.session_token = session_token;
+        self
+    }
 }
 
 /// Debug output never shows the secret key or the session token.

@@ -214,12 +214,18 @@ impl Decoded {
 
 /// Limits applied while decoding.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DecodeOptions {
     /// Largest body accepted, in bytes. Default: 1 MiB, the largest SQS message.
     pub max_body_bytes: usize,
     /// Deepest nesting of maps and lists accepted. Default: 128.
     pub max_depth: usize,
 }
+
+setters!(DecodeOptions {
+    with_max_body_bytes => max_body_bytes: usize,
+    with_max_depth => max_depth: usize,
+});
 
 impl Default for DecodeOptions {
     fn default() -> Self {
@@ -436,6 +442,7 @@ pub fn strict_base64(text: &str) -> Result<Vec<u8>, String> {
 
 /// Options for encoding a payload into a body.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EncodeOptions {
     /// Encode MEGA events and data objects as BSON in Base64 rather than JSON.
     pub binary_encoding: bool,
@@ -443,6 +450,11 @@ pub struct EncodeOptions {
     /// Default 1 MiB; use [`MAX_MESSAGE_BYTES_256K`] for the older limit.
     pub max_message_bytes: usize,
 }
+
+setters!(EncodeOptions {
+    with_binary_encoding => binary_encoding: bool,
+    with_max_message_bytes => max_message_bytes: usize,
+});
 
 impl Default for EncodeOptions {
     fn default() -> Self {

@@ -27,6 +27,39 @@
 )]
 //! ```
 
+/// Builder-style setters for configuration structs, which are `#[non_exhaustive]` so that an option can be
+/// added without breaking any caller or binding: `Type::default().with_x(1).with_y("z")`.
+macro_rules! setters {
+    ($ty:ty { $($method:ident => $field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $method(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// As [`setters`], for optional fields: `with_x(value)` sets `Some(value)`.
+macro_rules! option_setters {
+    ($ty:ty { $($method:ident => $field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $method(mut self, value: impl Into<$t>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(feature = "aws")]
 pub mod admin;
 #[cfg(feature = "aws")]

@@ -132,8 +132,9 @@ impl Attribute {
     }
 }
 
-/// How to send one message.
+/// How to send one message: `PublishOptions::default().with_binary_encoding(true).with_group_id("g")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PublishOptions {
     /// Encode MEGA events and data objects as BSON in Base64 instead of JSON.
     pub binary_encoding: bool,
@@ -148,6 +149,26 @@ pub struct PublishOptions {
     pub deduplication_id: Option<String>,
     /// SNS only: the subject of the notification (email subscribers see it; it is in the envelope).
     pub subject: Option<String>,
+}
+
+setters!(PublishOptions {
+    with_binary_encoding => binary_encoding: bool,
+});
+
+option_setters!(PublishOptions {
+    with_delay_seconds => delay_seconds: i32,
+    with_group_id => group_id: String,
+    with_deduplication_id => deduplication_id: String,
+    with_subject => subject: String,
+});
+
+impl PublishOptions {
+    /// Adds a message attribute.
+    #[must_use]
+    pub fn with_attribute(mut self, name: impl Into<String>, attribute: Attribute) -> Self {
+        self.attributes.push((name.into(), attribute));
+        self
+    }
 }
 
 /// What the service said about a message it accepted.

@@ -11,8 +11,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use sqs_mega::codec::Content;
 use sqs_mega::event::PayloadBuilder;
 use sqs_mega::listen::{
-    Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ListenerError, ProcessStatus,
-    SqsListener, Subscriber, SubscriberKind,
+    Handler, HandlerError, InMemoryCompletionStore, ListenerError, ProcessStatus, SqsListener,
+    Subscriber, SubscriberKind,
 };
 use sqs_mega::publish::{BatchEntry, PublishOptions, SqsPublisher};
 use sqs_mega::{value, Value};
@@ -406,11 +406,9 @@ async fn the_heartbeat_keeps_long_handlers_from_being_redelivered() {
         let c = calls.clone();
         let mut listener = SqsListener::new(
             &settings,
-            ListenerConfig {
-                visibility_timeout: Some(3),
-                heartbeat,
-                ..config(&url)
-            },
+            config(&url)
+                .with_visibility_timeout(3)
+                .with_heartbeat(heartbeat),
         );
         listener
             .register_subscriber(Subscriber::new(
@@ -514,13 +512,7 @@ async fn an_idle_listener_long_polls_instead_of_spinning() {
     let settings = endpoint.settings();
     let client = settings.sqs_client().await;
     let url = create_queue(&client, "idle", &[]).await;
-    let listener = SqsListener::new(
-        &settings,
-        ListenerConfig {
-            wait_time_seconds: 2,
-            ..config(&url)
-        },
-    );
+    let listener = SqsListener::new(&settings, config(&url).with_wait_time_seconds(2));
     let started = Instant::now();
     let stats = run_until(listener, |_| false_after(started, Duration::from_secs(5)))
         .await

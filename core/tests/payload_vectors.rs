@@ -135,10 +135,7 @@ fn decoded_vectors_round_trip_through_both_encodings() {
             if !binary_encoding && has_bytes_or_nonfinite {
                 continue;
             }
-            let options = codec::EncodeOptions {
-                binary_encoding,
-                ..Default::default()
-            };
+            let options = codec::EncodeOptions::default().with_binary_encoding(binary_encoding);
             let encoded = codec::encode(&decoded.content, &options).expect("re-encode");
             let again = codec::decode(&encoded.body, Some(encoded.encoding.as_str())).unwrap();
             let name = v.get("name").and_then(Value::as_str).unwrap();

@@ -45,11 +45,9 @@ async fn publishes_every_payload_kind_with_its_encoding() {
             (Content::Binary(vec![0, 1, 2, 255]), false),
         ];
         for (content, binary_encoding) in &sent {
-            let options = PublishOptions {
-                binary_encoding: *binary_encoding,
-                attributes: vec![("tenant".into(), Attribute::string("acme"))],
-                ..Default::default()
-            };
+            let options = PublishOptions::default()
+                .with_binary_encoding(*binary_encoding)
+                .with_attribute("tenant", Attribute::string("acme"));
             let published = publisher.publish(content.clone(), &options).await.unwrap();
             assert!(!published.message_id.is_empty());
         }
@@ -92,10 +90,7 @@ async fn batch_chunks_by_ten_and_reports_each_entry() {
         // One entry that cannot be sent: plaintext with binary encoding.
         entries[7] = BatchEntry {
             content: Content::Plaintext("x".into()),
-            options: PublishOptions {
-                binary_encoding: true,
-                ..Default::default()
-            },
+            options: PublishOptions::default().with_binary_encoding(true),
         };
         let results = publisher.publish_batch(entries).await;
         assert_eq!(results.len(), 25);
@@ -138,11 +133,9 @@ async fn fifo_keeps_group_order_and_deduplicates() {
         .await;
         let publisher = SqsPublisher::new(&settings, &url);
         for i in 0..5 {
-            let options = PublishOptions {
-                group_id: Some("cart-1".into()),
-                deduplication_id: Some(format!("d-{i}")),
-                ..Default::default()
-            };
+            let options = PublishOptions::default()
+                .with_group_id("cart-1")
+                .with_deduplication_id(format!("d-{i}"));
             let p = publisher
                 .publish(Content::Data(value!({"seq": i})), &options)
                 .await
@@ -153,11 +146,9 @@ async fn fifo_keeps_group_order_and_deduplicates() {
             );
         }
         // The same deduplication id again: accepted, but not delivered twice.
-        let dup = PublishOptions {
-            group_id: Some("cart-1".into()),
-            deduplication_id: Some("d-0".into()),
-            ..Default::default()
-        };
+        let dup = PublishOptions::default()
+            .with_group_id("cart-1")
+            .with_deduplication_id("d-0");
         publisher
             .publish(Content::Data(value!({"seq": 0})), &dup)
             .await
@@ -194,11 +185,9 @@ async fn sns_notifications_arrive_enveloped_or_raw_and_decode() {
             queues.push((url, raw));
         }
         let publisher = SnsPublisher::new(&settings, &topic_arn);
-        let options = PublishOptions {
-            binary_encoding: true,
-            subject: Some("item.added".into()),
-            ..Default::default()
-        };
+        let options = PublishOptions::default()
+            .with_binary_encoding(true)
+            .with_subject("item.added");
         publisher.publish(event(), &options).await.unwrap();
         let expected = event();
         for (url, raw) in queues {

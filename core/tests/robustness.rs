@@ -109,10 +109,9 @@ fn mutated_bodies_decode_or_fail_cleanly() {
         let report = json::to_tagged_string(&decoded.to_report());
         assert!(json::parse(&report).is_ok());
         if let Some(value) = decoded.value() {
-            let options = EncodeOptions {
-                binary_encoding: true,
-                max_message_bytes: usize::MAX,
-            };
+            let options = EncodeOptions::default()
+                .with_binary_encoding(true)
+                .with_max_message_bytes(usize::MAX);
             if let Ok(encoded) = codec::encode(&decoded.content, &options) {
                 let again = codec::decode(&encoded.body, Some("bson")).expect("own BSON decodes");
                 assert!(
@@ -147,10 +146,7 @@ fn bson_keeps_milliseconds_of_sub_millisecond_timestamps() {
     // Found by the fuzzer: BSON date-times hold milliseconds, so finer digits are dropped (as PyMongo does).
     let body = r#"{"protocol": "mega", "version": 1, "event": {"name": "x", "timestamp": "2020-05-04T15:53:27.0823"}}"#;
     let decoded = codec::decode(body, None).unwrap();
-    let options = EncodeOptions {
-        binary_encoding: true,
-        ..Default::default()
-    };
+    let options = EncodeOptions::default().with_binary_encoding(true);
     let encoded = codec::encode(&decoded.content, &options).unwrap();
     let again = codec::decode(&encoded.body, None).unwrap();
     let ts = again.value().unwrap().get_path("event.timestamp").unwrap();

@@ -36,13 +36,11 @@ fn worker_with(
     let log_path = log_path.to_owned();
     let mut listener = SqsListener::new(
         settings,
-        ListenerConfig {
-            wait_time_seconds: 1,
-            visibility_timeout: Some(3),
-            max_in_flight: 10,
-            handle_signals,
-            ..ListenerConfig::new(queue_url)
-        },
+        ListenerConfig::new(queue_url)
+            .with_wait_time_seconds(1)
+            .with_visibility_timeout(3)
+            .with_max_in_flight(10)
+            .with_handle_signals(handle_signals),
     );
     listener
         .register_subscriber(Subscriber::new(

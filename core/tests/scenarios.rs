@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use sqs_mega::codec::Content;
 use sqs_mega::listen::{
-    Handler, HandlerError, InMemoryCompletionStore, ListenerConfig, ProcessStatus, SqsListener,
-    StatsSnapshot, Subscriber, SubscriberKind,
+    Handler, HandlerError, InMemoryCompletionStore, ProcessStatus, SqsListener, StatsSnapshot,
+    Subscriber, SubscriberKind,
 };
 use sqs_mega::publish::{BatchEntry, SqsPublisher};
 use sqs_mega::{value, Value};
@@ -122,13 +122,7 @@ async fn business_idempotency_by_a_payload_key() {
         .all(Result::is_ok));
     let charges = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
     let c = charges.clone();
-    let mut listener = SqsListener::new(
-        &settings,
-        ListenerConfig {
-            max_in_flight: 1, // one at a time, so duplicates meet the store after the first finished
-            ..config(&url)
-        },
-    );
+    let mut listener = SqsListener::new(&settings, config(&url).with_max_in_flight(1));
     listener.set_completion_store(Arc::new(InMemoryCompletionStore::new(1000)));
     listener.set_idempotency_key(|m| {
         let v = m.value()?;
@@ -256,11 +250,9 @@ async fn sns_fan_out_to_enveloped_and_raw_queues() {
                 ])
                 .build()
                 .unwrap();
-            let options = PublishOptions {
-                binary_encoding: i % 2 == 1,
-                subject: Some("cart".into()),
-                ..Default::default()
-            };
+            let options = PublishOptions::default()
+                .with_binary_encoding(i % 2 == 1)
+                .with_subject("cart");
             publisher.publish(event, &options).await.unwrap();
         }
         for (url, raw) in queues {
@@ -418,11 +410,7 @@ async fn backpressure_under_a_flood() {
     let s = seen.clone();
     let mut listener = SqsListener::new(
         &settings,
-        ListenerConfig {
-            pollers: 2,
-            max_in_flight: 16,
-            ..config(&url)
-        },
+        config(&url).with_pollers(2).with_max_in_flight(16),
     );
     listener
         .register_subscriber(Subscriber::new(
@@ -495,11 +483,7 @@ async fn backlog_drain_after_an_outage() {
     let (a, d) = (acted.clone(), dropped.clone());
     let mut listener = SqsListener::new(
         &settings,
-        ListenerConfig {
-            pollers: 2,
-            max_in_flight: 40,
-            ..config(&url)
-        },
+        config(&url).with_pollers(2).with_max_in_flight(40),
     );
     listener
         .register_subscriber(Subscriber::new(

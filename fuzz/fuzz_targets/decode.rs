@@ -23,10 +23,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = decoded.to_report();
     if let Some(value) = decoded.value() {
-        let options = EncodeOptions {
-            binary_encoding: true,
-            max_message_bytes: usize::MAX,
-        };
+        let options = EncodeOptions::default().with_binary_encoding(true).with_max_message_bytes(usize::MAX);
         if let Ok(encoded) = codec::encode(&decoded.content, &options) {
             let again = codec::decode(&encoded.body, Some("bson")).expect("our own BSON decodes");
             assert!(

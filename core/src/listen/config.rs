@@ -8,6 +8,7 @@ use super::ListenerError;
 /// Retry backoff: the visibility a retried message gets is `base * 2^(receive_count - 1)`, capped at `max`,
 /// with "equal jitter" (a random point in its upper half), so retries of many messages spread out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     pub base: Duration,
     pub max: Duration,
@@ -23,6 +24,11 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Retries after `base`, doubling per receive, at most `max`.
+    pub fn new(base: Duration, max: Duration) -> RetryPolicy {
+        RetryPolicy { base, max }
+    }
+
     /// The visibility timeout, in seconds (SQS's unit; at least 1, at most 12 hours), for a message
     /// received `receive_count` times.
     pub fn delay_seconds(&self, receive_count: u32) -> i32 {
@@ -58,6 +64,7 @@ pub(super) fn jitter() -> f64 {
 
 /// How the listener receives and processes. The first four are the seed's `SqsListener` parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerConfig {
     pub queue_url: String,
     /// Messages per ReceiveMessage, 1–10. Default 10 (the seed's Python default was 1; 10 costs a tenth of
@@ -81,6 +88,22 @@ pub struct ListenerConfig {
     /// Stop gracefully on SIGTERM and SIGINT. Default on; bindings that own signals turn it off.
     pub handle_signals: bool,
 }
+
+setters!(ListenerConfig {
+    with_max_number_of_messages => max_number_of_messages: i32,
+    with_wait_time_seconds => wait_time_seconds: i32,
+    with_pollers => pollers: usize,
+    with_max_in_flight => max_in_flight: usize,
+    with_retry => retry: RetryPolicy,
+    with_heartbeat => heartbeat: bool,
+    with_shutdown_grace => shutdown_grace: Duration,
+    with_delete_linger => delete_linger: Duration,
+    with_handle_signals => handle_signals: bool,
+});
+
+option_setters!(ListenerConfig {
+    with_visibility_timeout => visibility_timeout: i32,
+});
 
 impl ListenerConfig {
     pub fn new(queue_url: impl Into<String>) -> ListenerConfig {

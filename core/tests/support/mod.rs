@@ -172,16 +172,14 @@ pub fn declared_encoding(m: &aws_sdk_sqs::types::Message) -> Option<String> {
 
 /// A listener configuration for tests: short long polls, 1 s retries, no signal handling.
 pub fn listener_config(url: &str) -> sqs_mega::listen::ListenerConfig {
-    sqs_mega::listen::ListenerConfig {
-        wait_time_seconds: 1,
-        handle_signals: false,
-        retry: sqs_mega::listen::RetryPolicy {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        },
-        shutdown_grace: Duration::from_secs(10),
-        ..sqs_mega::listen::ListenerConfig::new(url)
-    }
+    sqs_mega::listen::ListenerConfig::new(url)
+        .with_wait_time_seconds(1)
+        .with_handle_signals(false)
+        .with_retry(sqs_mega::listen::RetryPolicy::new(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        ))
+        .with_shutdown_grace(Duration::from_secs(10))
 }
 
 /// Runs the listener until `done` says so (or 40 s pass), shuts it down, and returns how `listen` ended.

@@ -61,11 +61,9 @@ fn worker(
     async move {
         let mut listener = SqsListener::new(
             &settings,
-            ListenerConfig {
-                wait_time_seconds: 1,
-                handle_signals: false,
-                ..ListenerConfig::new(&task_queue)
-            },
+            ListenerConfig::new(&task_queue)
+                .with_wait_time_seconds(1)
+                .with_handle_signals(false),
         );
         let worker_name = name.clone();
         listener
@@ -179,11 +177,9 @@ async fn run(settings: AwsSettings) -> BTreeMap<String, (i64, Status)> {
     }
     let mut app = SqsListener::new(
         &settings,
-        ListenerConfig {
-            wait_time_seconds: 1,
-            handle_signals: false,
-            ..ListenerConfig::new(&status_queue)
-        },
+        ListenerConfig::new(&status_queue)
+            .with_wait_time_seconds(1)
+            .with_handle_signals(false),
     );
     let s = statuses.clone();
     app.register_subscriber(

@@ -27,7 +27,6 @@ pub mod anomaly;
 pub mod durable;
 pub mod engine;
 pub mod error;
-pub mod filter;
 pub mod queue;
 mod server;
 pub mod sns;

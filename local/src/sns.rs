@@ -3,12 +3,15 @@
 use crate::durable::Record;
 use crate::engine::Engine;
 use crate::error::ApiError;
-use crate::filter::{self, Filter, Scope};
 use crate::queue::NewMessage;
 use crate::util::{iso8601_ms, sha256_hex, uuid, xml_escape as esc, AttrValue};
 use base64::Engine as _;
+use sqs_mega::matcher::{
+    compile_sns_filter_policy, FilterPolicyScope, SnsFilterPolicy, SnsMessage,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const NS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
@@ -27,7 +30,9 @@ struct Subscription {
     topic_arn: String,
     endpoint: String,
     attrs: BTreeMap<String, String>,
-    filter: Option<Filter>,
+    /// The compiled filter policy (compiled at Subscribe / SetSubscriptionAttributes, shared by
+    /// the copies each Publish takes).
+    filter: Option<Arc<SnsFilterPolicy>>,
 }
 
 /// Topics and subscriptions.
@@ -38,19 +43,28 @@ pub struct SnsState {
     stats: SnsDeliveryStats,
 }
 
-fn compile_filter(attrs: &BTreeMap<String, String>) -> Result<Option<Filter>, ApiError> {
+fn compile_filter(
+    attrs: &BTreeMap<String, String>,
+) -> Result<Option<Arc<SnsFilterPolicy>>, ApiError> {
     let Some(p) = attrs.get("FilterPolicy").filter(|p| !p.trim().is_empty()) else {
         return Ok(None);
     };
-    let scope = Scope::parse(attrs.get("FilterPolicyScope").map_or("", String::as_str))
-        .ok_or_else(|| {
+    let scope = match attrs.get("FilterPolicyScope").map_or("", String::as_str) {
+        "" => FilterPolicyScope::MessageAttributes,
+        s => s.parse().map_err(|_| {
             ApiError::sns_invalid_parameter(
                 "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value. Valid values are MessageAttributes and MessageBody",
             )
-        })?;
-    filter::compile(p, scope)
-        .map(Some)
-        .map_err(|e| ApiError::sns_invalid_parameter(format!("Invalid parameter: {e}")))
+        })?,
+    };
+    compile_sns_filter_policy(p, scope)
+        .map(|f| Some(Arc::new(f)))
+        .map_err(|e| {
+            ApiError::sns_invalid_parameter(format!(
+                "Invalid parameter: FilterPolicy: {} (at {})",
+                e.message, e.path
+            ))
+        })
 }
 
 impl SnsState {
@@ -847,9 +861,17 @@ impl Engine {
         let seq_number = fifo.then(|| crate::queue::seq_number_string(now * 1000));
         let filtered = subs.iter().filter(|x| x.filter.is_some()).count();
         let fan_out = || {
+            // The message as filter policies see it: built once for all subscriptions (the
+            // body is parsed once, if a MessageBody policy reads it).
+            let seen = SnsMessage::new(
+                &message,
+                pb.attrs
+                    .iter()
+                    .map(|(k, a)| (k.as_str(), a.data_type.as_str(), a.string_value.as_deref())),
+            );
             for sub in &subs {
                 if let Some(f) = &sub.filter {
-                    if !f.matches(&pb.attrs, &message) {
+                    if !f.matches(&seen) {
                         continue;
                     }
                 }

@@ -33,6 +33,10 @@ struct Subscription {
     /// The compiled filter policy (compiled at Subscribe / SetSubscriptionAttributes, shared by
     /// the copies each Publish takes).
     filter: Option<Arc<SnsFilterPolicy>>,
+    /// A policy in the durable log that no longer compiles (written by an older version that
+    /// accepted it): the subscription receives nothing, rather than everything, until its
+    /// policy is set again.
+    filter_unreadable: bool,
 }
 
 /// Topics and subscriptions.
@@ -92,7 +96,16 @@ impl SnsState {
                 endpoint,
                 attrs,
             } => {
-                let filter = compile_filter(&attrs).ok().flatten();
+                let (filter, filter_unreadable) = match compile_filter(&attrs) {
+                    Ok(f) => (f, false),
+                    Err(e) => {
+                        tracing::warn!(
+                            subscription = %arn, error = %e,
+                            "the logged filter policy no longer compiles: the subscription receives nothing until its FilterPolicy is set again"
+                        );
+                        (None, true)
+                    }
+                };
                 self.subs.insert(
                     arn.clone(),
                     Subscription {
@@ -101,6 +114,7 @@ impl SnsState {
                         endpoint,
                         attrs,
                         filter,
+                        filter_unreadable,
                     },
                 );
             }
@@ -520,6 +534,7 @@ impl Engine {
                 let mut updated = sub.clone();
                 updated.attrs = attrs;
                 updated.filter = filter;
+                updated.filter_unreadable = false;
                 self.log(&[updated.record()])?;
                 *sub = updated;
                 Ok(response("SetSubscriptionAttributes", None))
@@ -696,6 +711,7 @@ impl Engine {
             endpoint: endpoint.to_string(),
             attrs,
             filter,
+            filter_unreadable: false,
         };
         self.log(&[sub.record()])?;
         s.subs.insert(arn.clone(), sub);
@@ -870,6 +886,9 @@ impl Engine {
                     .map(|(k, a)| (k.as_str(), a.data_type.as_str(), a.string_value.as_deref())),
             );
             for sub in &subs {
+                if sub.filter_unreadable {
+                    continue;
+                }
                 if let Some(f) = &sub.filter {
                     if !f.matches(&seen) {
                         continue;
@@ -1056,5 +1075,35 @@ impl Engine {
         }
         s.push('}');
         sqs_safe_json(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replayed(policy: &str) -> Subscription {
+        let mut s = SnsState::default();
+        let attrs = BTreeMap::from([
+            ("FilterPolicy".to_string(), policy.to_string()),
+            ("FilterPolicyScope".to_string(), "MessageBody".to_string()),
+        ]);
+        s.replay(Record::Subscription {
+            arn: "arn:aws:sns:us-east-1:000000000000:t:1".into(),
+            topic: "arn:aws:sns:us-east-1:000000000000:t".into(),
+            endpoint: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+            attrs,
+        });
+        s.subs.into_values().next().unwrap()
+    }
+
+    /// A policy an older version accepted (anything-but suffix) and this one refuses: after a
+    /// restart the subscription receives nothing, not everything.
+    #[test]
+    fn a_logged_policy_that_no_longer_compiles_fails_closed() {
+        let sub = replayed(r#"{"a":[{"anything-but":{"suffix":"x"}}]}"#);
+        assert!(sub.filter.is_none() && sub.filter_unreadable);
+        let sub = replayed(r#"{"a":[{"anything-but":{"prefix":"x"}}]}"#);
+        assert!(sub.filter.is_some() && !sub.filter_unreadable);
     }
 }

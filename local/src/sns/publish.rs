@@ -201,20 +201,23 @@ impl Engine {
         let seq_number = fifo.then(|| crate::queue::seq_number_string(now * 1000));
         let filtered = subs.iter().filter(|x| x.filter.is_some()).count();
         let fan_out = || {
-            // The message as filter policies see it: built once for all subscriptions (the
-            // body is parsed once, if a MessageBody policy reads it).
-            let seen = SnsMessage::new(
-                &message,
-                pb.attrs
-                    .iter()
-                    .map(|(k, a)| (k.as_str(), a.data_type.as_str(), a.string_value.as_deref())),
-            );
+            // The message as filter policies see it: built once for all subscriptions, and
+            // only if one has a policy (the body is parsed once, if a MessageBody policy
+            // reads it).
+            let seen = (filtered > 0).then(|| {
+                SnsMessage::new(
+                    &message,
+                    pb.attrs.iter().map(|(k, a)| {
+                        (k.as_str(), a.data_type.as_str(), a.string_value.as_deref())
+                    }),
+                )
+            });
             for sub in &subs {
                 if sub.filter_unreadable {
                     continue;
                 }
-                if let Some(f) = &sub.filter {
-                    if !f.matches(&seen) {
+                if let (Some(f), Some(seen)) = (&sub.filter, &seen) {
+                    if !f.matches(seen) {
                         continue;
                     }
                 }

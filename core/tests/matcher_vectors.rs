@@ -200,3 +200,75 @@ fn projection_keeps_only_what_patterns_read_and_rejects_broken_json() {
         assert!(proj.parse(broken).is_err(), "{broken}");
     }
 }
+
+/// The SNS filter-policy vectors (`sns_vectors`): compiled with the SNS rules for their scope, matched
+/// against the message SNS would see. `local/tests/local_sns_vectors.rs` runs the same vectors through the
+/// embedded endpoint over HTTP, so the two cannot drift apart.
+#[test]
+fn sns_filter_policy_vectors() {
+    use sqs_mega::matcher::{compile_sns_filter_policy, FilterPolicyScope, SnsMessage};
+    let doc = load();
+    let vectors = doc
+        .get("sns_vectors")
+        .and_then(Value::as_list)
+        .expect("sns_vectors list");
+    assert!(vectors.len() >= 60, "the vector file lost SNS vectors");
+    let mut failures = Vec::new();
+    let mut rules = BTreeSet::new();
+    for v in vectors {
+        let name = v.get("name").and_then(Value::as_str).expect("name");
+        let rule = v.get("rule").and_then(Value::as_str).expect("rule");
+        rules.insert(rule.to_owned());
+        let scope: FilterPolicyScope = v
+            .get("scope")
+            .and_then(Value::as_str)
+            .expect("scope")
+            .parse()
+            .expect("a scope");
+        let policy = json::to_string(v.get("policy").expect("policy")).expect("policy text");
+        let compiled = compile_sns_filter_policy(&policy, scope);
+        if let Some(path) = v.get("error_path").and_then(Value::as_str) {
+            match compiled {
+                Err(e) if e.path == path => {}
+                Err(e) => failures.push(format!("{rule}/{name}: error {e}, expected at {path}")),
+                Ok(_) => failures.push(format!("{rule}/{name}: accepted, expected an error")),
+            }
+            continue;
+        }
+        let compiled = match compiled {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{rule}/{name}: {e}"));
+                continue;
+            }
+        };
+        let attributes: Vec<(&str, &str, Option<&str>)> = v
+            .get("attributes")
+            .and_then(Value::as_map)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, a)| {
+                        let ty = a.get("Type").and_then(Value::as_str).expect("Type");
+                        let value = a.get("Value").and_then(Value::as_str).expect("Value");
+                        (k.as_str(), ty, (!ty.starts_with("Binary")).then_some(value))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = v.get("body").and_then(Value::as_str).expect("body");
+        let expected = v.get("match").and_then(Value::as_bool).expect("match");
+        let got = compiled.matches(&SnsMessage::new(body, attributes));
+        if got != expected {
+            failures.push(format!("{rule}/{name}: matched {got}, expected {expected}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing SNS vectors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    for rule in ["sns_attributes", "sns_body", "sns_errors"] {
+        assert!(rules.contains(rule), "no vector for rule {rule}");
+    }
+}

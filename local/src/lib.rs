@@ -23,21 +23,22 @@
 //! [`Config::header_read_timeout`] and [`Config::idle_timeout`] (never during a request, so
 //! long polls are safe).
 
-pub mod anomaly;
+mod anomaly;
 pub mod durable;
-pub mod engine;
-pub mod error;
-pub mod filter;
+mod engine;
+mod error;
 pub mod queue;
 mod server;
-pub mod sns;
-pub mod sqs_query;
+mod sns;
+mod sqs_query;
 pub mod util;
+mod wire;
 
 pub use anomaly::AnomalyConfig;
-pub use engine::Engine;
+pub use engine::{Engine, MAX_CLOCK_MS};
 pub use error::{ApiError, Error};
 pub use server::ADMIN_TOKEN_HEADER;
+pub use sns::SnsDeliveryStats;
 
 use std::future::Future;
 use std::net::SocketAddr;

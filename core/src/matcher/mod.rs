@@ -21,6 +21,7 @@ mod plan;
 mod project;
 mod router;
 mod sns;
+mod sns_policy;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +32,10 @@ pub use format::parse_pattern_json;
 pub use project::{Projection, ProjectionError};
 pub use router::{PatternId, Router};
 pub use sns::{SnsExport, SnsOmission};
+pub use sns_policy::{
+    compile_sns_filter_policy, FilterPolicyScope, SnsFilterPolicy, SnsMessage,
+    SNS_MAX_COMBINATIONS, SNS_MAX_KEYS, SNS_MAX_POLICY_BYTES,
+};
 
 use crate::value::Value;
 use node::Node;

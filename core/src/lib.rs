@@ -23,7 +23,7 @@
 #![cfg_attr(feature = "aws", doc = include_str!("../examples/quickstart.rs"))]
 #![cfg_attr(
     not(feature = "aws"),
-    doc = "fn main() {} // the publisher and listener need the `aws` feature"
+    doc = "// the publisher and the listener need the `aws` feature"
 )]
 //! ```
 
@@ -45,6 +45,7 @@ macro_rules! setters {
 }
 
 /// As [`setters`], for optional fields: `with_x(value)` sets `Some(value)`.
+#[cfg(feature = "aws")]
 macro_rules! option_setters {
     ($ty:ty { $($method:ident => $field:ident: $t:ty),* $(,)? }) => {
         impl $ty {

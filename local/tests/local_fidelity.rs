@@ -230,27 +230,6 @@ async fn redrive_cycles_and_type_mismatches_are_rejected() {
     .await
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(tag: &str) -> TempDir {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let p = std::env::temp_dir().join(format!(
-        "sqs-mega-local-{tag}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&p).unwrap();
-    TempDir(p)
-}
-
 /// Receives until a message comes (a receive that dead-letters returns nothing).
 async fn recv_some(l: &Local, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     for _ in 0..5 {

@@ -180,3 +180,36 @@ pub async fn http(url: &str, method: &str, path: &str, body: &str) -> (u16, Stri
         .unwrap_or_default();
     (status, body)
 }
+
+/// A child process (the standalone endpoint), killed and reaped when dropped.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A new, empty temporary directory whose name holds `tag`, the process id and the time.
+pub fn temp_dir(tag: &str) -> TempDir {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let p = std::env::temp_dir().join(format!(
+        "sqs-mega-local-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&p).unwrap();
+    TempDir(p)
+}

@@ -47,6 +47,10 @@ check_msrv() {
     fi
 }
 
+# A one-shot run keeps nothing for next time: incremental compilation state would only fill the disk.
+if [[ "${CI:-}" == true ]]; then export CARGO_INCREMENTAL=0; fi
+echo "disk free where the target directory goes: $(df -h "${CARGO_TARGET_DIR:-$root}" | awk 'NR==2 {print $4}')"
+
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
@@ -88,4 +92,5 @@ step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 
 step
+echo "target directory: $(du -sh "${CARGO_TARGET_DIR:-$root/target}" 2>/dev/null | cut -f1)"
 printf '\n==> all passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))

@@ -1,0 +1,1 @@
+"""Amazon SQS: :mod:`mega.aws.sqs.publish` and :mod:`mega.aws.sqs.subscribe`."""

@@ -338,7 +338,11 @@ class SqsListener:
                 f"the subscriber {subscriber.__qualname__} is registered already (a type is registered once)",
                 code="listener.duplicate_subscriber",
             )
-        name = f"{subscriber.__module__}.{subscriber.__qualname__}"
+        name = base = f"{subscriber.__module__}.{subscriber.__qualname__}"
+        n = 1
+        while name in self._entries:  # another class of the same name (made by a factory, say)
+            n += 1
+            name = f"{base}#{n}"
         entry = _Entry(name, subscriber(), self._retry_on)
         self._native.subscribe(name, subscriber._kind, subscriber._compile())
         self._entries[name] = entry

@@ -531,12 +531,19 @@ where
         .collect()
 }
 
-fn no_subject(options: &PublishOptions) -> Result<(), PublishError> {
-    match options.subject {
-        Some(_) => Err(PublishError::InvalidOption(
+/// The options an SQS message can take: no subject, a delay of 0 to 900 seconds (checked here, so that a bad
+/// value is an `InvalidOption` naming it rather than the service's refusal after a round trip).
+fn sqs_options(options: &PublishOptions) -> Result<(), PublishError> {
+    if options.subject.is_some() {
+        return Err(PublishError::InvalidOption(
             "subject applies to SNS notifications, not SQS messages".into(),
-        )),
-        None => Ok(()),
+        ));
+    }
+    match options.delay_seconds {
+        Some(d) if !(0..=900).contains(&d) => Err(PublishError::InvalidOption(format!(
+            "delay_seconds must be 0 to 900, not {d}"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -623,7 +630,7 @@ impl SqsPublisher {
         encoding: Option<codec::Encoding>,
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
-        no_subject(options)?;
+        sqs_options(options)?;
         let out = self
             .client
             .get()
@@ -713,7 +720,7 @@ impl SqsPublisher {
             "SendMessageBatch",
             &entries,
             self.max_message_bytes,
-            no_subject,
+            sqs_options,
             send,
         )
         .await
@@ -1017,6 +1024,21 @@ mod tests {
         // An entry as large as the limit goes alone.
         let batches = chunk(&[(0, 1000), (1, 1)], 1000);
         assert_eq!(batches, vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn sqs_options_are_checked_before_sending() {
+        let ok = PublishOptions::default().with_delay_seconds(900);
+        assert!(sqs_options(&ok).is_ok());
+        for (options, needle) in [
+            (PublishOptions::default().with_delay_seconds(901), "0 to 900, not 901"),
+            (PublishOptions::default().with_delay_seconds(-1), "not -1"),
+            (PublishOptions::default().with_subject("s"), "subject applies to SNS"),
+        ] {
+            let err = sqs_options(&options).unwrap_err();
+            assert!(matches!(err, PublishError::InvalidOption(_)), "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
     }
 
     #[test]

@@ -18,6 +18,12 @@ _EVENT_FIELDS = ("name", "timestamp", "version", "domain", "subject", "publisher
 _OBJECT_FIELDS = ("type", "id", "version", "current", "previous")
 
 
+def _now() -> datetime:
+    """Now, in UTC, to the millisecond: the precision of BSON date-times, so JSON and BSON round trips agree."""
+    t = datetime.now(timezone.utc)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
 class Event:
     """The ``event`` section: what happened. Unknown attribute names read ``attributes``."""
 
@@ -34,7 +40,7 @@ class Event:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
-        self.timestamp = timestamp if timestamp is not None else datetime.now(timezone.utc)
+        self.timestamp = timestamp if timestamp is not None else _now()
         self.version = version
         self.domain = domain
         self.subject = subject
@@ -206,7 +212,7 @@ class PayloadBuilder:
         d: dict[str, Any] = {"protocol": "mega", "version": 1}
         if self._event is not None:
             event = dict(self._event)
-            event.setdefault("timestamp", datetime.now(timezone.utc))
+            event.setdefault("timestamp", _now())
             d["event"] = event
         if self._object is not None:
             d["object"] = self._object

@@ -31,6 +31,7 @@ import inspect
 import logging
 import signal
 import threading
+import time
 import weakref
 from datetime import datetime
 from typing import Any, ClassVar, Iterable, Mapping
@@ -431,8 +432,11 @@ class SqsListener:
         return workers
 
     def _end(self, workers: list[threading.Thread]) -> dict[str, Any]:
+        # Idle workers see the end within 0.1 s. A worker still inside a handler that overran the shutdown
+        # grace is left to finish on its own (a daemon thread; its message was released already).
+        deadline = time.monotonic() + 0.5
         for w in workers:
-            w.join(timeout=5)
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
         stats = self._native.finish()
         self._last_stats = stats
         return stats

@@ -88,6 +88,9 @@ cargo test -p sqs-mega --no-default-features --lib --locked
 step "cargo test"
 cargo test --workspace --locked
 
+step "Python package (python/: pip install, mypy --strict, stubtest, pytest)"
+bash scripts/test-python.sh
+
 step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 

@@ -1031,9 +1031,15 @@ mod tests {
         let ok = PublishOptions::default().with_delay_seconds(900);
         assert!(sqs_options(&ok).is_ok());
         for (options, needle) in [
-            (PublishOptions::default().with_delay_seconds(901), "0 to 900, not 901"),
+            (
+                PublishOptions::default().with_delay_seconds(901),
+                "0 to 900, not 901",
+            ),
             (PublishOptions::default().with_delay_seconds(-1), "not -1"),
-            (PublishOptions::default().with_subject("s"), "subject applies to SNS"),
+            (
+                PublishOptions::default().with_subject("s"),
+                "subject applies to SNS",
+            ),
         ] {
             let err = sqs_options(&options).unwrap_err();
             assert!(matches!(err, PublishError::InvalidOption(_)), "{err}");

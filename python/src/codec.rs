@@ -33,7 +33,11 @@ pub(crate) fn content_of(kind: &str, value: &Bound<'_, PyAny>) -> PyResult<Conte
         "data" => Content::Data(value_of(value)?),
         "plaintext" => Content::Plaintext(value.extract::<String>()?),
         "binary" => Content::Binary(value.extract::<Vec<u8>>()?),
-        other => return Err(errors::invalid_argument(format!("unknown payload kind {other}"))),
+        other => {
+            return Err(errors::invalid_argument(format!(
+                "unknown payload kind {other}"
+            )))
+        }
     })
 }
 
@@ -72,6 +76,14 @@ pub(crate) fn sns_to_py<'py>(py: Python<'py>, sns: &SnsMetadata) -> PyResult<Bou
     Ok(d)
 }
 
+/// `(kind, encoding, payload, sns)`.
+type DecodedTuple<'py> = (
+    &'static str,
+    Option<&'static str>,
+    Bound<'py, PyAny>,
+    Option<Bound<'py, PyDict>>,
+);
+
 /// Decodes an SQS body (`str`, or `bytes` that must be UTF-8), `encoding` being the `mega.encoding`
 /// attribute when the message had one: `(kind, encoding, payload, sns)`.
 #[pyfunction]
@@ -80,12 +92,7 @@ pub(crate) fn decode<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyAny>,
     encoding: Option<&str>,
-) -> PyResult<(
-    &'static str,
-    Option<&'static str>,
-    Bound<'py, PyAny>,
-    Option<Bound<'py, PyDict>>,
-)> {
+) -> PyResult<DecodedTuple<'py>> {
     let decoded = if let Ok(b) = body.cast::<PyBytes>() {
         codec::decode_bytes(b.as_bytes(), encoding, &DecodeOptions::default())
     } else {

@@ -82,7 +82,12 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
             .ok()
             .and_then(|t| t.parse::<Decimal>().ok())
             .map(Value::Decimal)
-            .ok_or_else(|| fail(path, format!("the integer {text} does not fit a Decimal128")));
+            .ok_or_else(|| {
+                fail(
+                    path,
+                    format!("the integer {text} does not fit a Decimal128"),
+                )
+            });
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
@@ -92,7 +97,10 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
         map.reserve(d.len());
         for (k, v) in d.iter() {
             let key = match k.cast::<PyString>() {
-                Ok(s) => s.to_str().map_err(|e| fail(path, e.to_string()))?.to_owned(),
+                Ok(s) => s
+                    .to_str()
+                    .map_err(|e| fail(path, e.to_string()))?
+                    .to_owned(),
                 Err(_) => {
                     return Err(fail(
                         path,
@@ -139,7 +147,12 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
             .ok()
             .and_then(|t| t.parse::<Decimal>().ok())
             .map(Value::Decimal)
-            .ok_or_else(|| fail(path, format!("the Decimal {text} does not fit a Decimal128")));
+            .ok_or_else(|| {
+                fail(
+                    path,
+                    format!("the Decimal {text} does not fit a Decimal128"),
+                )
+            });
     }
     if obj.is_instance(c.datetime.bind(py)).unwrap_or(false) {
         return datetime_of(obj)
@@ -191,6 +204,12 @@ pub(crate) fn datetime_of(obj: &Bound<'_, PyAny>) -> Result<DateTime<Utc>, Strin
         .map_err(|e| format!("the datetime {text} cannot be read ({e})"))
 }
 
+/// Whether the object is a `decimal.Decimal`.
+pub(crate) fn is_decimal(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = obj.py();
+    obj.is_instance(classes(py)?.decimal.bind(py))
+}
+
 /// A `datetime.date` (not a datetime) as a calendar date.
 pub(crate) fn date_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<NaiveDate>> {
     let py = obj.py();
@@ -201,7 +220,6 @@ pub(crate) fn date_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<NaiveDate>> {
     let text: String = obj.call_method0("isoformat")?.extract()?;
     Ok(NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
 }
-
 
 /// A [`Value`] as a Python object.
 pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {

@@ -8,9 +8,7 @@ use sqs_mega::error::{ErrorInfo, MegaError};
 pub(crate) fn raise(info: &'static ErrorInfo, message: String, detail: Option<String>) -> PyErr {
     Python::attach(|py| {
         let made = (|| -> PyResult<PyErr> {
-            let class = py
-                .import("mega.errors")?
-                .getattr(info.family.exception())?;
+            let class = py.import("mega.errors")?.getattr(info.family.exception())?;
             let exc = class.call1((message.clone(),))?;
             exc.setattr("code", info.code)?;
             exc.setattr("category", info.category.as_str())?;

@@ -47,8 +47,11 @@ fn status_of(code: i64) -> Option<ProcessStatus> {
 }
 
 fn duration(seconds: f64, name: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds)
-        .map_err(|_| errors::invalid_argument(format!("{name} must be a number of seconds ≥ 0, not {seconds}")))
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        errors::invalid_argument(format!(
+            "{name} must be a number of seconds ≥ 0, not {seconds}"
+        ))
+    })
 }
 
 fn stats_to_py<'py>(py: Python<'py>, s: &StatsSnapshot) -> PyResult<Bound<'py, PyDict>> {
@@ -159,7 +162,11 @@ impl NativeListener {
             "event" => SubscriberKind::Event,
             "data" => SubscriberKind::Data,
             "message" => SubscriberKind::Message,
-            other => return Err(errors::invalid_argument(format!("unknown subscriber kind {other}"))),
+            other => {
+                return Err(errors::invalid_argument(format!(
+                    "unknown subscriber kind {other}"
+                )))
+            }
         };
         let mut subscriber = Subscriber::new(name, kind, self.deliveries.handler(name));
         if let Some(p) = pattern {
@@ -196,7 +203,12 @@ impl NativeListener {
 
     /// Waits up to `timeout` seconds for the run to end, without the GIL: `True` when it has (or none runs).
     fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let Some(end) = self.finish.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+        let Some(end) = self
+            .finish
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
             return Ok(true);
         };
         let timeout = duration(timeout, "timeout")?;
@@ -246,7 +258,12 @@ impl NativeListener {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .is_some_and(|end| end.outcome.lock().unwrap_or_else(|p| p.into_inner()).is_none())
+            .is_some_and(|end| {
+                end.outcome
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none()
+            })
     }
 
     /// The next delivery, waiting up to `timeout` seconds without the GIL (`None` if none came).
@@ -327,13 +344,14 @@ impl Delivery {
             attrs.set_item(name, (a.data_type.as_str(), value))?;
         }
         d.set_item("message_attributes", attrs)?;
-        d.set_item(
-            "encoding",
-            m.decoded.encoding.map(|e| e.as_str()),
-        )?;
+        d.set_item("encoding", m.decoded.encoding.map(|e| e.as_str()))?;
         d.set_item(
             "sns",
-            m.decoded.sns.as_ref().map(|s| sns_to_py(py, s)).transpose()?,
+            m.decoded
+                .sns
+                .as_ref()
+                .map(|s| sns_to_py(py, s))
+                .transpose()?,
         )?;
         Ok(d)
     }

@@ -1,8 +1,11 @@
 //! The embedded SQS + SNS endpoint, in-process: `with mega.local.LocalEndpoint() as ep: ep.url`.
 
-use pyo3::prelude::*;
-use sqs_mega_local::{Config, Server, ServerHandle};
+use std::collections::HashMap;
 use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use sqs_mega::aws::{AwsError, AwsSettings};
+use sqs_mega_local::{Config, Server, ServerHandle};
 
 use crate::errors;
 
@@ -13,12 +16,34 @@ pub(crate) struct NativeLocal {
     url: String,
 }
 
+impl NativeLocal {
+    fn settings(&self) -> AwsSettings {
+        AwsSettings::local(self.url.clone())
+    }
+
+    /// Runs a call on the library's runtime without the GIL.
+    fn call<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl std::future::Future<Output = Result<T, AwsError>> + Send,
+    ) -> PyResult<T> {
+        let runtime = crate::runtime()?;
+        py.detach(|| runtime.block_on(f))
+            .map_err(|e| errors::from_mega(&e))
+    }
+}
+
 #[pymethods]
 impl NativeLocal {
     /// Starts it: `port` 0 picks a free one; `data_dir` makes it durable (a write-ahead log there).
     #[new]
     #[pyo3(signature = (*, port = 0, region = None, data_dir = None))]
-    fn new(py: Python<'_>, port: u16, region: Option<String>, data_dir: Option<std::path::PathBuf>) -> PyResult<NativeLocal> {
+    fn new(
+        py: Python<'_>,
+        port: u16,
+        region: Option<String>,
+        data_dir: Option<std::path::PathBuf>,
+    ) -> PyResult<NativeLocal> {
         let mut config = Config {
             port,
             data_dir,
@@ -27,9 +52,9 @@ impl NativeLocal {
         if let Some(r) = region {
             config.region = r;
         }
-        let handle = py
-            .detach(|| Server::start(config))
-            .map_err(|e| errors::invalid_argument(format!("cannot start the embedded endpoint: {e}")))?;
+        let handle = py.detach(|| Server::start(config)).map_err(|e| {
+            errors::invalid_argument(format!("cannot start the embedded endpoint: {e}"))
+        })?;
         Ok(NativeLocal {
             url: handle.url().to_owned(),
             handle: Mutex::new(Some(handle)),
@@ -40,6 +65,88 @@ impl NativeLocal {
     #[getter]
     fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Creates a queue (`attributes` as SQS names them: `VisibilityTimeout`, `RedrivePolicy`, `FifoQueue`...):
+    /// its URL.
+    #[pyo3(signature = (name, attributes = None))]
+    fn create_queue(
+        &self,
+        py: Python<'_>,
+        name: String,
+        attributes: Option<HashMap<String, String>>,
+    ) -> PyResult<String> {
+        let settings = self.settings();
+        self.call(py, async move {
+            let sqs = settings.sqs_client().await;
+            let mut req = sqs.create_queue().queue_name(name);
+            for (k, v) in attributes.unwrap_or_default() {
+                req = req.attributes(k.as_str().into(), v);
+            }
+            req.send()
+                .await
+                .map(|o| o.queue_url().unwrap_or_default().to_owned())
+                .map_err(|e| AwsError::from_sdk("CreateQueue", e))
+        })
+    }
+
+    /// Creates a topic: its ARN.
+    fn create_topic(&self, py: Python<'_>, name: String) -> PyResult<String> {
+        let settings = self.settings();
+        self.call(py, async move {
+            settings
+                .sns_client()
+                .await
+                .create_topic()
+                .name(name)
+                .send()
+                .await
+                .map(|o| o.topic_arn().unwrap_or_default().to_owned())
+                .map_err(|e| AwsError::from_sdk("CreateTopic", e))
+        })
+    }
+
+    /// Subscribes a queue (URL or ARN) to a topic, in the SNS envelope or `raw`: the subscription's ARN.
+    #[pyo3(signature = (topic_arn, queue, raw = false))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topic_arn: String,
+        queue: String,
+        raw: bool,
+    ) -> PyResult<String> {
+        let settings = self.settings();
+        self.call(py, async move {
+            let (sqs, sns) = (settings.sqs_client().await, settings.sns_client().await);
+            sqs_mega::admin::subscribe_queue(&sqs, &sns, &topic_arn, &queue, raw).await
+        })
+    }
+
+    /// `(visible, in flight)`: the approximate counts of a queue's messages.
+    fn queue_counts(&self, py: Python<'_>, queue_url: String) -> PyResult<(u64, u64)> {
+        let settings = self.settings();
+        self.call(py, async move {
+            let out = settings
+                .sqs_client()
+                .await
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names("ApproximateNumberOfMessages".into())
+                .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))?;
+            let get = |k: &str| {
+                out.attributes()
+                    .and_then(|a| a.get(&k.into()))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            Ok((
+                get("ApproximateNumberOfMessages"),
+                get("ApproximateNumberOfMessagesNotVisible"),
+            ))
+        })
     }
 
     /// Stops it and waits for its threads (without the GIL). Closing twice is harmless.

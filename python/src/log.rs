@@ -49,8 +49,16 @@ impl Visit for Text {
 }
 
 impl Subscriber for Bridge {
+    /// sqs-mega's own events down to the level asked for; the AWS SDK's and other crates' at warning and
+    /// above only (their debug output is a firehose, and each event forwarded takes the GIL).
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        rank(metadata.level()) <= MAX.load(Ordering::Relaxed)
+        let max = MAX.load(Ordering::Relaxed);
+        let max = if metadata.target().starts_with("sqs_mega") {
+            max
+        } else {
+            max.min(2)
+        };
+        rank(metadata.level()) <= max
     }
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Some(match MAX.load(Ordering::Relaxed) {

@@ -16,7 +16,11 @@ static FUNCTION_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 fn function_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     Ok(FUNCTION_CLASS
         .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("mega.match.functions")?.getattr("Function")?.unbind())
+            Ok::<_, PyErr>(
+                py.import("mega.match.functions")?
+                    .getattr("Function")?
+                    .unbind(),
+            )
         })?
         .bind(py))
 }
@@ -109,21 +113,24 @@ fn callable(obj: &Bound<'_, PyAny>) -> Expr {
         .unwrap_or_else(|_| "<callable>".to_owned());
     let f: Py<PyAny> = obj.clone().unbind();
     let label = name.clone();
-    Expr::Func(name.into(), std::sync::Arc::new(move |value: &Value| {
-        Python::attach(|py| {
-            let outcome = to_py(py, value)
-                .and_then(|arg| f.bind(py).call1((arg,)))
-                .and_then(|r| r.is_truthy());
-            outcome.unwrap_or_else(|e| {
-                crate::log::exception(
-                    py,
-                    &format!("pattern function {label} raised: counted as no match"),
-                    e,
-                );
-                false
+    Expr::Func(
+        name.into(),
+        std::sync::Arc::new(move |value: &Value| {
+            Python::attach(|py| {
+                let outcome = to_py(py, value)
+                    .and_then(|arg| f.bind(py).call1((arg,)))
+                    .and_then(|r| r.is_truthy());
+                outcome.unwrap_or_else(|e| {
+                    crate::log::exception(
+                        py,
+                        &format!("pattern function {label} raised: counted as no match"),
+                        e,
+                    );
+                    false
+                })
             })
-        })
-    }))
+        }),
+    )
 }
 
 /// A compiled pattern.
@@ -182,7 +189,8 @@ pub(crate) fn compile_event_rules(
 pub(crate) fn evaluate(lhs: &Bound<'_, PyAny>, rhs: &Bound<'_, PyAny>) -> PyResult<bool> {
     let pattern = compile_pattern(rhs)?;
     let mut path = "$".to_owned();
-    let v = convert::to_value(lhs, &mut path).map_err(|e| errors::invalid_argument(e.to_string()))?;
+    let v =
+        convert::to_value(lhs, &mut path).map_err(|e| errors::invalid_argument(e.to_string()))?;
     Ok(pattern.pattern.matches(&v))
 }
 
@@ -198,7 +206,11 @@ pub(crate) fn compile_json(
     let syntax = match syntax {
         "mega" => matcher::Syntax::Mega,
         "eventbridge" => matcher::Syntax::EventBridge,
-        other => return Err(errors::invalid_argument(format!("unknown pattern syntax {other}"))),
+        other => {
+            return Err(errors::invalid_argument(format!(
+                "unknown pattern syntax {other}"
+            )))
+        }
     };
     let mut registry = Callbacks::default();
     if let Some(cbs) = callbacks {

@@ -1,11 +1,12 @@
 //! Publishers to SQS queues and SNS topics, and the AWS settings they and listeners share.
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
 use sqs_mega::aws::AwsSettings;
 use sqs_mega::publish::{Attribute, BatchEntry, PublishOptions, Published, Publisher};
 
 use crate::codec::content_of;
+use crate::convert::is_decimal;
 use crate::errors;
 
 /// Where and as whom to connect: every setting left `None` comes from the standard AWS chain (environment,
@@ -50,7 +51,11 @@ impl Settings {
             "Settings(region={:?}, endpoint_url={:?}, credentials={})",
             self.inner.region,
             self.inner.endpoint_url,
-            if self.inner.access_key_id.is_some() { "explicit" } else { "from the AWS chain" }
+            if self.inner.access_key_id.is_some() {
+                "explicit"
+            } else {
+                "from the AWS chain"
+            }
         )
     }
 }
@@ -61,28 +66,26 @@ fn attributes(attrs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, Attrib
     let mut out = Vec::new();
     let Some(attrs) = attrs else { return Ok(out) };
     for (k, v) in attrs.iter() {
-        let name: String = k.extract().map_err(|_| errors::invalid_argument("attribute names must be str"))?;
+        let name: String = k
+            .extract()
+            .map_err(|_| errors::invalid_argument("attribute names must be str"))?;
         let attribute = if let Ok((data_type, value)) = v.extract::<(String, Bound<'_, PyAny>)>() {
-            let mut a = if let Ok(b) = value.extract::<Vec<u8>>().and_then(|b| {
-                if value.is_instance_of::<pyo3::types::PyBytes>() { Ok(b) } else { Err(pyo3::exceptions::PyTypeError::new_err("")) }
-            }) {
-                Attribute::binary(b)
+            let mut a = if let Ok(b) = value.cast::<PyBytes>() {
+                Attribute::binary(b.as_bytes().to_vec())
             } else {
                 Attribute::string(value.str()?.to_string())
             };
             a.data_type = data_type;
             a
-        } else if v.is_instance_of::<pyo3::types::PyBool>() {
+        } else if v.is_instance_of::<PyBool>() {
             return Err(errors::invalid_argument(format!(
                 "message attribute {name}: a bool has no SQS type (use \"true\"/\"false\" or 1/0)"
             )));
-        } else if let Ok(s) = v.extract::<String>() {
-            Attribute::string(s)
-        } else if v.is_instance_of::<pyo3::types::PyBytes>() {
-            Attribute::binary(v.extract::<Vec<u8>>()?)
-        } else if v.is_instance_of::<pyo3::types::PyInt>() || v.is_instance_of::<pyo3::types::PyFloat>()
-            || v.get_type().name()?.to_string() == "Decimal"
-        {
+        } else if let Ok(s) = v.cast::<PyString>() {
+            Attribute::string(s.to_str()?.to_owned())
+        } else if let Ok(b) = v.cast::<PyBytes>() {
+            Attribute::binary(b.as_bytes().to_vec())
+        } else if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() || is_decimal(&v)? {
             Attribute::number(v.str()?.to_string())
         } else {
             return Err(errors::invalid_argument(format!(
@@ -159,7 +162,14 @@ impl NativePublisher {
         subject: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let content = content_of(kind, value)?;
-        let options = options(binary_encoding, attributes, delay_seconds, group_id, deduplication_id, subject)?;
+        let options = options(
+            binary_encoding,
+            attributes,
+            delay_seconds,
+            group_id,
+            deduplication_id,
+            subject,
+        )?;
         let runtime = crate::runtime()?;
         let result = py.detach(|| runtime.block_on(self.inner.publish(content, &options)));
         match result {
@@ -179,8 +189,14 @@ impl NativePublisher {
         for (kind, value, opts) in &entries {
             let get = |k: &str| opts.get_item(k);
             let o = options(
-                get("binary_encoding")?.map(|v| v.is_truthy()).transpose()?.unwrap_or(false),
-                get("attributes")?.as_ref().map(|a| a.cast::<PyDict>()).transpose()?,
+                get("binary_encoding")?
+                    .map(|v| v.is_truthy())
+                    .transpose()?
+                    .unwrap_or(false),
+                get("attributes")?
+                    .as_ref()
+                    .map(|a| a.cast::<PyDict>())
+                    .transpose()?,
                 get("delay_seconds")?.map(|v| v.extract()).transpose()?,
                 get("group_id")?.map(|v| v.extract()).transpose()?,
                 get("deduplication_id")?.map(|v| v.extract()).transpose()?,
@@ -196,7 +212,10 @@ impl NativePublisher {
             .iter()
             .map(|r| match r {
                 Ok(p) => published(py, p).map(|d| d.into_any()),
-                Err(e) => Ok(errors::from_mega(e).into_value(py).into_bound(py).into_any()),
+                Err(e) => Ok(errors::from_mega(e)
+                    .into_value(py)
+                    .into_bound(py)
+                    .into_any()),
             })
             .collect()
     }

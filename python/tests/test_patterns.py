@@ -91,7 +91,7 @@ def to_dsl(p: Any) -> Any:
 def dsl_matcher(pattern: Any) -> Any:
     if isinstance(pattern, dict) and set(pattern) == {"$event"}:
         rules = {k: to_dsl(v) for k, v in pattern["$event"].items()}
-        sub = type("Sub", (EventSubscriber,), dict(rules, process=lambda self, p: None))
+        sub: type[EventSubscriber] = type("Sub", (EventSubscriber,), dict(rules, process=lambda self, p: None))
         return sub._compile()
     if isinstance(pattern, dict) and set(pattern) == {"$data"}:
         return compile(to_dsl(pattern["$data"]))
@@ -156,7 +156,7 @@ def test_seed_user_notification() -> None:
 
     p = UserNotification._compile()
     assert p is not None
-    event = {
+    event: dict[str, Any] = {
         "type": "user:notification:email", "notification_type": "email", "ts": 1592163068,
         "user": {"id": 987650, "first_name": "John", "email": "johndoe_86@example.com", "template": "password_changed"},
         "meta": {"generated_by": "user_service"},

@@ -116,7 +116,7 @@ def test_payload_builder_seed_examples() -> None:
     # Through the codec and back, JSON and BSON.
     for binary in (False, True):
         back = mega.decode(*mega.encode(p2, binary)).payload
-        assert isinstance(back, Payload)
+        assert isinstance(back, Payload) and back.object is not None
         assert back.event.item_id == "61fcc874" and back.object.current == {"value": "377.37"}
 
 

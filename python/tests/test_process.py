@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 import mega
-from mega.aws.sqs.publish import SqsPublisher
+from mega.aws.sqs.publish import Published, SqsPublisher
 from mega.aws.sqs.subscribe import DataSubscriber, Message, ProcessStatus, SqsListener
 
 from conftest import counts, run_until
@@ -120,7 +120,7 @@ def test_poison_goes_to_the_dead_letter_queue(endpoint: Any, sqs: Any, listener_
 def test_partial_batch(endpoint: Any, sqs: Any, queue: str, listener_factory: Callable[..., SqsListener]) -> None:
     pub = SqsPublisher(queue, endpoint_url=endpoint.url)
     results = pub.publish_batch([{"i": i} for i in range(10)])
-    assert all(isinstance(r, mega.aws.sqs.publish.Published) for r in results)
+    assert all(isinstance(r, Published) for r in results)
     handled: list[int] = []
 
     class HalfFails(DataSubscriber):

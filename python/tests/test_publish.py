@@ -67,7 +67,7 @@ def test_batch_gives_one_result_per_entry(endpoint: Any, sqs: Any, queue: str) -
     assert len(results) == 14
     assert isinstance(results[3], mega.EncodeError) and results[3].code == "encode.too_large"
     assert all(isinstance(r, Published) for i, r in enumerate(results) if i != 3)
-    bodies = []
+    bodies: list[Any] = []
     while len(bodies) < 13:
         got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
         bodies += [mega.decode(m["Body"], m["MessageAttributes"]["mega.encoding"]["StringValue"]).payload

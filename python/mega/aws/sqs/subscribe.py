@@ -34,7 +34,7 @@ import threading
 import time
 import weakref
 from datetime import datetime
-from typing import Any, ClassVar, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Iterable, Mapping
 
 from ... import _native
 from ...aws import settings as _settings
@@ -113,8 +113,14 @@ class MessageSubscriber:
     retry_on: ClassVar[tuple[type[BaseException], ...]] = ()
     _kind: ClassVar[str] = "message"
 
-    def process(self, payload: Any) -> ProcessStatus | None:
-        raise NotImplementedError(f"{type(self).__name__} must define process(self, payload)")
+    if TYPE_CHECKING:
+        # `process(self, payload)` or `process(self, payload, message)`, `def` or `async def`: any of them
+        # overrides this declaration.
+        process: Callable[..., ProcessStatus | None | Awaitable[ProcessStatus | None]]
+    else:
+
+        def process(self, payload: Any) -> ProcessStatus | None:
+            raise NotImplementedError(f"{type(self).__name__} must define process(self, payload)")
 
     @classmethod
     def _compile(cls) -> _native.CompiledPattern | None:
@@ -186,6 +192,8 @@ class _Entry:
 
     __slots__ = ("name", "instance", "process", "is_async", "wants_message", "retry_on")
 
+    process: Callable[..., Any]
+
     def __init__(self, name: str, instance: MessageSubscriber, retry_on: tuple[type[BaseException], ...]):
         self.name = name
         self.instance = instance
@@ -223,7 +231,7 @@ class _Entry:
 
     def status_of_exception(self, e: BaseException) -> ProcessStatus:
         if isinstance(e, RetriableError) or (self.retry_on and isinstance(e, self.retry_on)):
-            logger.warning("subscriber %s: retriable error: %s", self.name, e, exc_info=e)
+            logger.warning("subscriber %s: %s: %s (RETRIABLE_ERROR)", self.name, type(e).__name__, e)
             return ProcessStatus.RETRIABLE_ERROR
         if not isinstance(e, Exception):
             # SystemExit, KeyboardInterrupt, GeneratorExit...: not the handler's verdict on the message.
@@ -421,6 +429,9 @@ class SqsListener:
     def _start(self) -> list[threading.Thread]:
         if not self._entries:
             raise InvalidArgumentError("no subscriber is registered", code="invalid_argument")
+        from ... import _sync_log_level
+
+        _sync_log_level()  # the `mega` logger's level as it is now decides which core events cross over
         self._native.start()
         sync = any(not e.is_async for e in self._entries.values())
         count = self._workers_count if sync else 1
@@ -486,7 +497,7 @@ class SqsListener:
         runs on the main thread (handlers installed with ``loop.add_signal_handler`` and removed after)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        installed: list[int] = []
+        installed: list[signal.Signals] = []
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 try:

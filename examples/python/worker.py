@@ -1,0 +1,57 @@
+"""A worker: ``python examples/python/worker.py QUEUE_URL``.
+
+Subscribes to every data object and MEGA event of the queue and prints one line per message handled, its
+message id first (``ID event NAME attempt N`` / ``ID data JSON``). Region, credentials and endpoint come from
+the standard AWS environment (``AWS_REGION``, ``AWS_ACCESS_KEY_ID``..., ``AWS_ENDPOINT_URL`` for the embedded
+endpoint of ``mega local``). SIGTERM or Ctrl-C stops it gracefully (work in flight finishes), exit code 0.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+from mega.aws.sqs.subscribe import DataSubscriber, EventSubscriber, Message, SqsListener
+from mega.event import Payload
+
+
+_out = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line at a time: handlers run on several threads."""
+    with _out:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+class Events(EventSubscriber):
+    def process(self, payload: Payload, message: Message) -> None:
+        say(f"{message.message_id} event {payload.event.name} attempt {message.receive_count}")
+
+
+class Data(DataSubscriber):
+    def process(self, payload: dict[str, Any], message: Message) -> None:
+        say(f"{message.message_id} data {json.dumps(payload, sort_keys=True, default=str)}")
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(f"usage: {sys.argv[0]} QUEUE_URL", file=sys.stderr)
+        return 2
+    listener = SqsListener(sys.argv[1])
+    listener.register_subscriber(Events)
+    listener.register_subscriber(Data)
+    print(f"listening on {sys.argv[1]} (Ctrl-C stops)", flush=True)
+    try:
+        stats = listener.listen()
+    except KeyboardInterrupt:
+        stats = listener.stats()
+    print(f"stopped: {stats['done']} message(s) done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ __all__ = [
     "NativeListener",
     "Delivery",
     "NativeLocal",
+    "_bench_rust_drain",
 ]
 
 __version__: str
@@ -37,6 +38,9 @@ def compile_json(
 def evaluate(lhs: Any, rhs: Any) -> bool: ...
 def set_log_level(level: int) -> None: ...
 def error_table() -> list[tuple[str, str, str, str]]: ...
+def _bench_rust_drain(
+    queue_url: str, settings: Settings, count: int, pollers: int, max_in_flight: int
+) -> tuple[float, dict[str, Any]]: ...
 @final
 class CompiledPattern:
     def matches(self, value: Any) -> bool: ...

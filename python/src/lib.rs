@@ -52,6 +52,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pattern::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(log::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(error_table, m)?)?;
+    m.add_function(wrap_pyfunction!(listener::_bench_rust_drain, m)?)?;
     m.add_class::<pattern::CompiledPattern>()?;
     m.add_class::<publish::Settings>()?;
     m.add_class::<publish::NativePublisher>()?;

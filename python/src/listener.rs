@@ -371,3 +371,54 @@ impl Delivery {
         self.inner.is_pending()
     }
 }
+
+/// For `python/bench`: the same listener settings with a native Rust no-op handler (the comparison the
+/// Python handlers are measured against). Drains `count` data messages and returns `(seconds, stats)`.
+#[pyfunction]
+#[pyo3(signature = (queue_url, settings, count, pollers, max_in_flight))]
+pub(crate) fn _bench_rust_drain<'py>(
+    py: Python<'py>,
+    queue_url: String,
+    settings: &crate::publish::Settings,
+    count: u64,
+    pollers: usize,
+    max_in_flight: usize,
+) -> PyResult<(f64, Bound<'py, PyDict>)> {
+    use sqs_mega::listen::Handler;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let done = Arc::new(AtomicU64::new(0));
+    let d = done.clone();
+    let mut listener = SqsListener::new(
+        &settings.inner,
+        ListenerConfig::new(queue_url)
+            .with_pollers(pollers)
+            .with_max_in_flight(max_in_flight)
+            .with_wait_time_seconds(1)
+            .with_handle_signals(false),
+    );
+    let handle = listener.shutdown_handle();
+    listener
+        .register_subscriber(Subscriber::new(
+            "RustNoOp",
+            SubscriberKind::Data,
+            Handler::from_async(move |_| {
+                let d = d.clone();
+                let handle = handle.clone();
+                async move {
+                    if d.fetch_add(1, Ordering::Relaxed) + 1 >= count {
+                        handle.shutdown();
+                    }
+                    Ok(ProcessStatus::Done)
+                }
+            }),
+        ))
+        .map_err(|e| errors::from_mega(&e))?;
+    let runtime = crate::runtime()?;
+    let (seconds, outcome) = py.detach(|| {
+        let t0 = std::time::Instant::now();
+        let outcome = runtime.block_on(listener.listen());
+        (t0.elapsed().as_secs_f64(), outcome)
+    });
+    let stats = outcome.map_err(|e| errors::from_mega(&e))?;
+    Ok((seconds, stats_to_py(py, &stats)?))
+}

@@ -46,3 +46,12 @@ def test_python_m_mega_demo() -> None:
     assert out.returncode == 0, out.stderr
     assert "All checks passed" in out.stdout
     assert "ShoppingCartCheckout     3 handled" in out.stdout
+
+
+def test_readme_quickstart_is_the_example_and_runs() -> None:
+    quickstart = os.path.join(ROOT, "examples", "python", "quickstart.py")
+    with open(quickstart) as f, open(os.path.join(ROOT, "README.md")) as r:
+        assert "```python\n" + f.read() + "```" in r.read(), "README's Python section shows quickstart.py"
+    out = subprocess.run([sys.executable, quickstart], capture_output=True, text=True, timeout=60, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "big order 7\n"

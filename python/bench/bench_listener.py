@@ -33,7 +33,7 @@ MESSAGES = int(os.environ.get("MEGA_BENCH_MESSAGES", "20000"))
 PEER_MESSAGES = int(os.environ.get("MEGA_BENCH_PEER_MESSAGES", "1000"))
 ROUNDS = int(os.environ.get("MEGA_BENCH_ROUNDS", "3"))
 POLLERS = 2
-IN_FLIGHT = 20
+IN_FLIGHT = 100
 
 
 def preload(ep: LocalEndpoint, count: int) -> str:
@@ -155,7 +155,7 @@ def median(xs: list[float]) -> float:
 
 def main() -> int:
     print(f"Python listener benchmark: {MESSAGES} messages per drain ({PEER_MESSAGES} for the peers), "
-          f"{ROUNDS} rounds, pollers={POLLERS}, max_in_flight={IN_FLIGHT}, Python {sys.version.split()[0]}\n")
+          f"{ROUNDS} rounds, pollers={POLLERS}, max_in_flight={IN_FLIGHT}, workers=10 (the default), Python {sys.version.split()[0]}\n")
     rows: dict[str, list[tuple[float, float]]] = {k: [] for k in "abcde"}
     cpu: list[tuple[float, float]] = []
     with LocalEndpoint() as ep:

@@ -165,7 +165,7 @@ def test_threading_local_persists_on_a_worker_thread(
     pub = publisher(endpoint, queue)
     for i in range(30):
         pub.publish({"i": i})
-    listener = listener_factory(queue, max_in_flight=1)  # one worker thread
+    listener = listener_factory(queue, workers=1)
     listener.register_subscriber(Counter)
     run_until(listener, lambda: len(seen) >= 30)
     names = {n for n, _ in seen}
@@ -185,7 +185,7 @@ def test_handlers_run_concurrently(endpoint: Any, queue: str, listener_factory: 
     pub = publisher(endpoint, queue)
     for i in range(4):
         pub.publish({"i": i})
-    listener = listener_factory(queue, max_in_flight=4)
+    listener = listener_factory(queue, workers=4)
     listener.register_subscriber(Together)
     stats = run_until(listener, lambda: len(passed) >= 4)
     assert stats["done"] == 4
@@ -275,6 +275,8 @@ def test_settings_are_checked_where_given(queue: str, listener_factory: Callable
     assert e.value.code == "listener.invalid_config" and e.value.category == "configuration"
     with pytest.raises(mega.InvalidArgumentError, match="unmatched policy"):
         listener_factory(queue, unmatched="drop")
+    with pytest.raises(mega.InvalidArgumentError, match="workers must be at least 1"):
+        listener_factory(queue, workers=0)
     with pytest.raises(mega.InvalidArgumentError, match="shutdown_grace"):
         listener_factory(queue, shutdown_grace=-1.0)
     with pytest.raises(mega.InvalidArgumentError, match="go together"):

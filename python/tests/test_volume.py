@@ -46,7 +46,7 @@ def test_100k_messages_with_bounded_rss(endpoint: Any, queue: str, listener_fact
                     marks["end"] = rss_mib()
                     listener.stop()
 
-    listener = listener_factory(queue, pollers=2, max_in_flight=20)
+    listener = listener_factory(queue, pollers=2)
     listener.register_subscriber(Orders)
     stats = listener.listen()
     assert stats["done"] == TOTAL and stats["deleted"] == TOTAL

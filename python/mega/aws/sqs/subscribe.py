@@ -3,8 +3,8 @@
 
 How handlers run:
 
-* ``def process`` runs on the listener's worker threads (``max_in_flight`` of them, each a normal Python
-  thread, so ``threading.local`` values persist from one message to the next on a thread);
+* ``def process`` runs on the listener's worker threads (``workers`` of them, each a normal Python thread,
+  so ``threading.local`` values persist from one message to the next on a thread);
 * ``async def process`` runs on the event loop of ``await listener.listen_async()`` (or, under the blocking
   ``listen()``, on an event loop thread of the listener's own).
 
@@ -259,8 +259,9 @@ class SqsListener:
     * ``wait_time_seconds=20`` (long polling: an idle queue costs 3 requests a minute);
     * ``visibility_timeout=None``: the queue's own; a message still being processed has its visibility
       extended (heartbeat), so a slow handler never has its message given to another consumer;
-    * ``max_in_flight=10`` messages processed at once (also the number of worker threads for ``def``
-      handlers); ``pollers=1``; ``shutdown_grace=30`` seconds for work in flight when stopping;
+    * ``max_in_flight=100`` messages received and not yet finished (a receive asks for 10 only when 10 can be
+      taken, so fewer in flight means more receive calls); ``workers=10`` threads run ``def`` handlers;
+      ``pollers=1``; ``shutdown_grace=30`` seconds for work in flight when stopping;
     * retries back off from ``retry_base=2`` seconds, doubling per receive, up to ``retry_max=900``;
     * ``unmatched="delete"``, ``raw="delete"`` (plaintext and binary when no MessageSubscriber takes them:
       seed 001), ``invalid="keep"`` (undecodable bodies stay, for the dead-letter queue);
@@ -284,7 +285,8 @@ class SqsListener:
         endpoint_url: str | None = None,
         aws_session_token: str | None = None,
         profile_name: str | None = None,
-        max_in_flight: int = 10,
+        max_in_flight: int = 100,
+        workers: int = 10,
         pollers: int = 1,
         shutdown_grace: float = 30.0,
         heartbeat: bool = True,
@@ -321,7 +323,9 @@ class SqsListener:
             invalid=invalid,
             completion_store_capacity=completion_store.capacity if completion_store else None,
         )
-        self._workers_count = max_in_flight
+        if workers < 1:
+            raise InvalidArgumentError(f"workers must be at least 1, not {workers}", code="invalid_argument")
+        self._workers_count = workers
         self._retry_on = tuple(retry_on)
         self._entries: dict[str, _Entry] = {}
         self._types: set[type] = set()

@@ -310,3 +310,35 @@ def test_completion_store_skips_subscribers_that_succeeded(
     listener.register_subscriber(Flaky)
     stats = run_until(listener, lambda: len(flaky_calls) >= 2 and listener.stats()["deleted"] >= 1)
     assert len(ok_seen) == 1 and stats["skipped_completed"] == 1
+
+
+def test_a_handler_slower_than_the_visibility_timeout_keeps_its_message(
+    endpoint: Any, sqs: Any, queue: str, listener_factory: Callable[..., SqsListener]
+) -> None:
+    """Heartbeat: while a handler runs past the visibility timeout, nobody else receives its message."""
+    publisher(endpoint, queue).publish({"n": 1})
+    started = threading.Event()
+    receive_counts: list[int] = []
+
+    class Slow(DataSubscriber):
+        def process(self, payload: dict[str, Any], message: Message) -> None:
+            receive_counts.append(message.receive_count)
+            started.set()
+            time.sleep(3.5)
+
+    listener = listener_factory(queue, visibility_timeout=1)
+    listener.register_subscriber(Slow)
+
+    def other_consumer() -> None:
+        assert started.wait(10)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            got = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0, VisibilityTimeout=0)
+            assert not got.get("Messages"), "the message was handed to another consumer"
+            time.sleep(0.2)
+
+    t = threading.Thread(target=other_consumer)
+    t.start()
+    stats = run_until(listener, lambda: listener.stats()["done"] >= 1, timeout=30)
+    t.join()
+    assert receive_counts == [1] and stats["heartbeats"] >= 1 and stats["deleted"] == 1

@@ -89,8 +89,28 @@ async function callAsync(promise) {
 // ---------------------------------------------------------------------------------------------------------
 // Values: tagged JSON ({"$datetime"}, {"$bytes"}, {"$decimal"}, {"$float"}) both ways.
 
+/** An exact decimal (BSON Decimal128, or an integer beyond 64 bits): its text; `Number(d)` gives a float. */
+class Decimal {
+  constructor(text) {
+    this.text = String(text)
+  }
+
+  toString() {
+    return this.text
+  }
+
+  valueOf() {
+    return Number(this.text)
+  }
+
+  toJSON() {
+    return this.text
+  }
+}
+
 function replacer(key, value) {
   const raw = this[key]
+  if (raw instanceof Decimal) return { $decimal: raw.text }
   if (raw instanceof Date) return { $datetime: raw.toISOString() }
   if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') }
   if (typeof raw === 'bigint') return { $decimal: raw.toString() }
@@ -112,7 +132,7 @@ function reviver(key, value) {
       const k = keys[0]
       if (k === '$datetime') return new Date(value.$datetime)
       if (k === '$bytes') return Buffer.from(value.$bytes, 'base64')
-      if (k === '$decimal') return value.$decimal
+      if (k === '$decimal') return new Decimal(value.$decimal)
       if (k === '$float') return Number(value.$float)
     }
   }
@@ -237,7 +257,7 @@ function payloadOf(kind, value) {
   return kind === 'mega' ? Payload.fromCanonical(value) : value
 }
 
-/** Decodes any SQS body: { kind, encoding, payload, sns }. */
+/** Decodes any SQS body (a string, or bytes that must be UTF-8): { kind, encoding, payload, sns }. */
 function decode(body, encoding) {
   const d = fromTagged(call(() => native.decode(body, encoding ?? null)))
   return { kind: d.kind, encoding: d.encoding, payload: payloadOf(d.kind, d.payload), sns: d.sns }
@@ -287,6 +307,7 @@ function predicateWrapper(fn) {
 
 function literal(v) {
   if (v instanceof Date) return { $datetime: v.toISOString() }
+  if (v instanceof Decimal) return { $decimal: v.text }
   if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') }
   if (typeof v === 'bigint') return { $decimal: v.toString() }
   if (v !== null && typeof v === 'object' && DATE in v) return { $date: v[DATE] }
@@ -294,7 +315,7 @@ function literal(v) {
   if (v !== null && typeof v === 'object') {
     const out = {}
     for (const [k, x] of Object.entries(v)) out[k] = literal(x)
-    return { $map: out }
+    return out
   }
   return v
 }
@@ -318,7 +339,7 @@ function toPattern(p, fns) {
     fns.push(predicateWrapper(p))
     return { $fn: `js${fns.length - 1}` }
   }
-  if (p instanceof Date || p instanceof Uint8Array || typeof p === 'bigint') return literal(p)
+  if (p instanceof Date || p instanceof Uint8Array || p instanceof Decimal || typeof p === 'bigint') return literal(p)
   if (p !== null && typeof p === 'object' && DATE in p) return literal(p)
   if (Array.isArray(p)) return p.map((x) => toPattern(x, fns))
   if (p !== null && typeof p === 'object') {
@@ -649,7 +670,7 @@ class LocalEndpoint {
 
 module.exports = {
   // payloads
-  Payload, PayloadBuilder, decode, encode,
+  Payload, PayloadBuilder, Decimal, decode, encode,
   // patterns
   eq, gt, gte, lt, lte, match, oneOf, not, and, or, any, empty, date, compile, compileJson, evaluate, Pattern,
   // publishing and listening

@@ -142,8 +142,14 @@ fn decoded_value(decoded: &Decoded) -> Value {
 
 /// Decodes an SQS body: tagged JSON `{kind, encoding, payload, sns}`.
 #[napi]
-pub fn decode(body: String, encoding: Option<String>) -> Result<String> {
-    let decoded = codec::decode(&body, encoding.as_deref()).map_err(|e| mega_error(&e))?;
+pub fn decode(body: napi::Either<String, napi::bindgen_prelude::Buffer>, encoding: Option<String>) -> Result<String> {
+    let decoded = match &body {
+        napi::Either::A(text) => codec::decode(text, encoding.as_deref()),
+        napi::Either::B(bytes) => {
+            codec::decode_bytes(bytes, encoding.as_deref(), &codec::DecodeOptions::default())
+        }
+    }
+    .map_err(|e| mega_error(&e))?;
     Ok(json::to_tagged_string(&decoded_value(&decoded)))
 }
 

@@ -91,6 +91,9 @@ cargo test --workspace --locked
 step "Python package (python/: pip install, mypy --strict, stubtest, pytest)"
 bash scripts/test-python.sh
 
+step "Node package (node/: napi build, tsc, node --test, npm pack into a fresh project)"
+bash scripts/test-node.sh
+
 step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 

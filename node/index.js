@@ -679,3 +679,5 @@ module.exports = {
   MegaError, JsonError, DecodeError, EncodeError, PatternError, InvalidArgumentError, PublishError,
   ServiceError, ListenerError, BusyError, HandlerError, RetriableError,
 }
+// The addon itself, for node/bench (not part of the API).
+Object.defineProperty(module.exports, '_native', { value: native, enumerable: false })

@@ -154,3 +154,56 @@ pub async fn cancel_redrive(
         .map_err(|e| AwsError::from_sdk("CancelMessageMoveTask", e))?;
     Ok(out.approximate_number_of_messages_moved())
 }
+
+/// Creates a queue (`attributes` named as SQS names them: `VisibilityTimeout`, `RedrivePolicy`, `FifoQueue`…)
+/// and returns its URL.
+pub async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: impl IntoIterator<Item = (String, String)>,
+) -> Result<String, AwsError> {
+    let mut req = client.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        req = req.attributes(k.as_str().into(), v);
+    }
+    req.send()
+        .await
+        .map(|o| o.queue_url().unwrap_or_default().to_owned())
+        .map_err(|e| AwsError::from_sdk("CreateQueue", e))
+}
+
+/// Creates an SNS topic and returns its ARN.
+pub async fn create_topic(client: &aws_sdk_sns::Client, name: &str) -> Result<String, AwsError> {
+    client
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map(|o| o.topic_arn().unwrap_or_default().to_owned())
+        .map_err(|e| AwsError::from_sdk("CreateTopic", e))
+}
+
+/// `(visible, in flight)`: a queue's approximate message counts.
+pub async fn queue_counts(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<(u64, u64), AwsError> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names("ApproximateNumberOfMessages".into())
+        .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))?;
+    let get = |k: &str| {
+        out.attributes()
+            .and_then(|a| a.get(&k.into()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        get("ApproximateNumberOfMessages"),
+        get("ApproximateNumberOfMessagesNotVisible"),
+    ))
+}

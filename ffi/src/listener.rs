@@ -583,29 +583,9 @@ pub unsafe extern "C" fn mega_listener_stats_json(
         // SAFETY: a live object or NULL.
         let l = unsafe { arg_ref(listener, "listener") }?;
         let s = snapshot_of(l);
-        let fields: [(&str, u64); 21] = [
-            ("receive_calls", s.receive_calls),
-            ("received", s.received),
-            ("dispatched", s.dispatched),
-            ("done", s.done),
-            ("retry_later", s.retry_later),
-            ("fatal_error", s.fatal_error),
-            ("retriable_error", s.retriable_error),
-            ("skipped_completed", s.skipped_completed),
-            ("unmatched", s.unmatched),
-            ("invalid", s.invalid),
-            ("deleted", s.deleted),
-            ("delete_calls", s.delete_calls),
-            ("delete_failed", s.delete_failed),
-            ("retried", s.retried),
-            ("released", s.released),
-            ("heartbeats", s.heartbeats),
-            ("visibility_calls", s.visibility_calls),
-            ("receive_errors", s.receive_errors),
-            ("in_flight", s.in_flight),
-            ("handler_p50_us", s.handler_p50.as_micros() as u64),
-            ("handler_p99_us", s.handler_p99.as_micros() as u64),
-        ];
+        let mut fields = s.counters().to_vec();
+        fields.push(("handler_p50_us", s.handler_p50.as_micros() as u64));
+        fields.push(("handler_p99_us", s.handler_p99.as_micros() as u64));
         let map: Map = fields
             .iter()
             .map(|(k, v)| {

@@ -13,15 +13,15 @@ use napi::bindgen_prelude::{Function, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use sqs_mega::aws::{AwsError, AwsSettings};
+use sqs_mega::aws::AwsSettings;
 use sqs_mega::codec::{self, EncodeOptions};
 use sqs_mega::error::{ErrorInfo, MegaError};
 use sqs_mega::event::Payload;
 use sqs_mega::json;
 use sqs_mega::listen::{
     Handler, InMemoryCompletionStore, InvalidPolicy, ListenerConfig, ListenerError, Message,
-    ProcessStatus, RawPolicy, RetryPolicy, SqsListener, StatsSnapshot, Subscriber,
-    SubscriberKind, UnmatchedPolicy,
+    ProcessStatus, RawPolicy, RetryPolicy, SqsListener, StatsSnapshot, Subscriber, SubscriberKind,
+    UnmatchedPolicy,
 };
 use sqs_mega::matcher::{self, Callbacks, Pattern, Syntax};
 use sqs_mega::publish::{Attribute, BatchEntry, PublishOptions, Publisher};
@@ -62,7 +62,8 @@ pub fn error_table() -> Vec<Vec<String>> {
 }
 
 fn runtime() -> Result<&'static tokio::runtime::Runtime> {
-    sqs_mega::aws::runtime().map_err(|e| raise("internal", format!("cannot start the runtime: {e}")))
+    sqs_mega::aws::runtime()
+        .map_err(|e| raise("internal", format!("cannot start the runtime: {e}")))
 }
 
 /// Runs a future on the core's runtime (where the SDK clients live) and waits for it from napi's.
@@ -86,7 +87,9 @@ fn parse_value(text: &str, what: &str) -> Result<Value> {
 fn content_of(kind: &str, value_json: &str) -> Result<Content> {
     Ok(match kind {
         "mega" => match parse_value(value_json, "the event")? {
-            Value::Map(m) => Content::Mega(Box::new(Payload::from_map(&m).map_err(|e| mega_error(&e))?)),
+            Value::Map(m) => {
+                Content::Mega(Box::new(Payload::from_map(&m).map_err(|e| mega_error(&e))?))
+            }
             _ => return Err(invalid("a MEGA event must be an object")),
         },
         "data" => Content::Data(parse_value(value_json, "the data object")?),
@@ -107,7 +110,10 @@ fn decoded_value(decoded: &Decoded) -> Value {
     m.insert("kind".into(), Value::from(decoded.kind().as_str()));
     m.insert(
         "encoding".into(),
-        decoded.encoding.map(|e| Value::from(e.as_str())).unwrap_or_default(),
+        decoded
+            .encoding
+            .map(|e| Value::from(e.as_str()))
+            .unwrap_or_default(),
     );
     let payload = match &decoded.content {
         Content::Mega(_) | Content::Data(_) => decoded.value().cloned().unwrap_or_default(),
@@ -142,7 +148,10 @@ fn decoded_value(decoded: &Decoded) -> Value {
 
 /// Decodes an SQS body: tagged JSON `{kind, encoding, payload, sns}`.
 #[napi]
-pub fn decode(body: napi::Either<String, napi::bindgen_prelude::Buffer>, encoding: Option<String>) -> Result<String> {
+pub fn decode(
+    body: napi::Either<String, napi::bindgen_prelude::Buffer>,
+    encoding: Option<String>,
+) -> Result<String> {
     let decoded = match &body {
         napi::Either::A(text) => codec::decode(text, encoding.as_deref()),
         napi::Either::B(bytes) => {
@@ -167,7 +176,9 @@ pub fn encode(kind: String, value_json: String, binary_encoding: bool) -> Result
 pub fn validate_event(value_json: String) -> Result<String> {
     match parse_value(&value_json, "the event")? {
         Value::Map(m) => Ok(json::to_tagged_string(
-            &Payload::from_map(&m).map_err(|e| mega_error(&e))?.to_value(),
+            &Payload::from_map(&m)
+                .map_err(|e| mega_error(&e))?
+                .to_value(),
         )),
         _ => Err(invalid("a MEGA event must be an object")),
     }
@@ -241,7 +252,9 @@ impl CompiledPattern {
                 "this pattern calls JS functions: use await pattern.matchesAsync(value)",
             ));
         }
-        Ok(self.pattern.matches(&parse_value(&value_json, "the value")?))
+        Ok(self
+            .pattern
+            .matches(&parse_value(&value_json, "the value")?))
     }
 
     /// Whether a value matches, evaluated off the JS thread (JS predicates allowed).
@@ -261,7 +274,9 @@ impl CompiledPattern {
     #[napi]
     pub fn explain(&self, value_json: String) -> Result<Option<String>> {
         if self.has_predicates {
-            return Err(invalid("this pattern calls JS functions: explain is not available"));
+            return Err(invalid(
+                "this pattern calls JS functions: explain is not available",
+            ));
         }
         Ok(self
             .pattern
@@ -270,7 +285,11 @@ impl CompiledPattern {
     }
 }
 
-fn compile(text: &str, syntax: &str, predicates: Vec<Function<'_, String, bool>>) -> Result<(Pattern, bool)> {
+fn compile(
+    text: &str,
+    syntax: &str,
+    predicates: Vec<Function<'_, String, bool>>,
+) -> Result<(Pattern, bool)> {
     let has = !predicates.is_empty();
     let registry = callbacks(predicates)?;
     matcher::compile_pattern_json_with(text, syntax_of(syntax)?, &registry)
@@ -386,7 +405,11 @@ fn publish_options(options_json: &str) -> Result<PublishOptions> {
                     o = o.with_attribute(name.clone(), attribute);
                 }
             }
-            (other, _) => return Err(invalid(format!("unknown or mistyped publish option {other}"))),
+            (other, _) => {
+                return Err(invalid(format!(
+                    "unknown or mistyped publish option {other}"
+                )))
+            }
         }
     }
     Ok(o)
@@ -431,7 +454,10 @@ impl NativePublisher {
     /// Publishes many `[kind, valueJson, optionsJson]` entries: one `[messageId, seq]` or
     /// `[null, "code\u{1f}message"]` per entry, in order.
     #[napi]
-    pub async fn publish_batch(&self, entries: Vec<Vec<String>>) -> Result<Vec<Vec<Option<String>>>> {
+    pub async fn publish_batch(
+        &self,
+        entries: Vec<Vec<String>>,
+    ) -> Result<Vec<Vec<Option<String>>>> {
         let mut batch = Vec::with_capacity(entries.len());
         for e in &entries {
             let [kind, value, options] = e.as_slice() else {
@@ -471,9 +497,15 @@ type JsHandler = ThreadsafeFunction<String, Promise<u32>, String, Status, false,
 fn message_json(m: &Message) -> String {
     let mut d = Map::default();
     d.insert("messageId".into(), Value::from(m.message_id.as_str()));
-    d.insert("receiptHandle".into(), Value::from(m.receipt_handle.as_str()));
+    d.insert(
+        "receiptHandle".into(),
+        Value::from(m.receipt_handle.as_str()),
+    );
     d.insert("body".into(), Value::from(m.body.as_str()));
-    d.insert("receiveCount".into(), Value::Int(i64::from(m.receive_count)));
+    d.insert(
+        "receiveCount".into(),
+        Value::Int(i64::from(m.receive_count)),
+    );
     d.insert(
         "groupId".into(),
         m.group_id.as_deref().map(Value::from).unwrap_or_default(),
@@ -508,35 +540,40 @@ fn message_json(m: &Message) -> String {
     json::to_tagged_string(&Value::Map(out))
 }
 
+/// `receive_calls` → `receiveCalls`.
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn stats_json(s: &StatsSnapshot) -> String {
     let mut d = Map::default();
-    let counters: [(&str, u64); 19] = [
-        ("receiveCalls", s.receive_calls),
-        ("received", s.received),
-        ("dispatched", s.dispatched),
-        ("done", s.done),
-        ("retryLater", s.retry_later),
-        ("fatalError", s.fatal_error),
-        ("retriableError", s.retriable_error),
-        ("skippedCompleted", s.skipped_completed),
-        ("unmatched", s.unmatched),
-        ("invalid", s.invalid),
-        ("deleted", s.deleted),
-        ("deleteCalls", s.delete_calls),
-        ("deleteFailed", s.delete_failed),
-        ("retried", s.retried),
-        ("released", s.released),
-        ("heartbeats", s.heartbeats),
-        ("visibilityCalls", s.visibility_calls),
-        ("receiveErrors", s.receive_errors),
-        ("inFlight", s.in_flight),
-    ];
-    for (k, v) in counters {
-        d.insert(k.into(), Value::Int(v as i64));
+    for (k, v) in s.counters() {
+        d.insert(camel_case(k), Value::Int(v as i64));
     }
-    d.insert("handlerP50Ms".into(), Value::Float(s.handler_p50.as_secs_f64() * 1e3));
-    d.insert("handlerP99Ms".into(), Value::Float(s.handler_p99.as_secs_f64() * 1e3));
-    d.insert("requestsPerMessage".into(), Value::Float(s.requests_per_message()));
+    d.insert(
+        "handlerP50Ms".into(),
+        Value::Float(s.handler_p50.as_secs_f64() * 1e3),
+    );
+    d.insert(
+        "handlerP99Ms".into(),
+        Value::Float(s.handler_p99.as_secs_f64() * 1e3),
+    );
+    d.insert(
+        "requestsPerMessage".into(),
+        Value::Float(s.requests_per_message()),
+    );
     json::to_tagged_string(&Value::Map(d))
 }
 
@@ -559,7 +596,8 @@ pub struct ListenerOptions {
 }
 
 fn ms(v: f64, name: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(v / 1e3).map_err(|_| invalid(format!("{name} must be ≥ 0, not {v}")))
+    Duration::try_from_secs_f64(v / 1e3)
+        .map_err(|_| invalid(format!("{name} must be ≥ 0, not {v}")))
 }
 
 /// A listener of one queue.
@@ -572,7 +610,11 @@ pub struct NativeListener {
 #[napi]
 impl NativeListener {
     #[napi(constructor)]
-    pub fn new(queue_url: String, settings: Option<Settings>, options: ListenerOptions) -> Result<Self> {
+    pub fn new(
+        queue_url: String,
+        settings: Option<Settings>,
+        options: ListenerOptions,
+    ) -> Result<Self> {
         let mut c = ListenerConfig::new(queue_url).with_handle_signals(false);
         if let Some(v) = options.max_number_of_messages {
             c = c.with_max_number_of_messages(v);
@@ -593,26 +635,47 @@ impl NativeListener {
         if let Some(v) = options.heartbeat {
             c = c.with_heartbeat(v);
         }
-        let base = options.retry_base_ms.map(|v| ms(v, "retryBaseMs")).transpose()?;
-        let max = options.retry_max_ms.map(|v| ms(v, "retryMaxMs")).transpose()?;
+        let base = options
+            .retry_base_ms
+            .map(|v| ms(v, "retryBaseMs"))
+            .transpose()?;
+        let max = options
+            .retry_max_ms
+            .map(|v| ms(v, "retryMaxMs"))
+            .transpose()?;
         let d = RetryPolicy::default();
-        c = c.with_retry(RetryPolicy::new(base.unwrap_or(d.base), max.unwrap_or(d.max)));
+        c = c.with_retry(RetryPolicy::new(
+            base.unwrap_or(d.base),
+            max.unwrap_or(d.max),
+        ));
         c.validate().map_err(|e| mega_error(&e))?;
         let mut l = SqsListener::new(&aws_settings(settings)?, c);
         l.set_unmatched_policy(match options.unmatched.as_deref().unwrap_or("delete") {
             "delete" => UnmatchedPolicy::Delete,
             "keep" => UnmatchedPolicy::Keep,
-            o => return Err(invalid(format!("unmatched must be 'delete' or 'keep', not {o:?}"))),
+            o => {
+                return Err(invalid(format!(
+                    "unmatched must be 'delete' or 'keep', not {o:?}"
+                )))
+            }
         });
         l.set_raw_policy(match options.raw.as_deref().unwrap_or("delete") {
             "delete" => RawPolicy::Delete,
             "keep" => RawPolicy::Keep,
-            o => return Err(invalid(format!("raw must be 'delete' or 'keep', not {o:?}"))),
+            o => {
+                return Err(invalid(format!(
+                    "raw must be 'delete' or 'keep', not {o:?}"
+                )))
+            }
         });
         l.set_invalid_policy(match options.invalid.as_deref().unwrap_or("keep") {
             "keep" => InvalidPolicy::Keep,
             "delete" => InvalidPolicy::Delete,
-            o => return Err(invalid(format!("invalid must be 'keep' or 'delete', not {o:?}"))),
+            o => {
+                return Err(invalid(format!(
+                    "invalid must be 'keep' or 'delete', not {o:?}"
+                )))
+            }
         });
         if let Some(n) = options.completion_store_capacity {
             l.set_completion_store(Arc::new(InMemoryCompletionStore::new(n as usize)));
@@ -675,7 +738,9 @@ impl NativeListener {
             .as_mut()
             .and_then(Arc::get_mut)
             .ok_or_else(|| mega_error(&ListenerError::AlreadyRunning))?;
-        listener.register_subscriber(subscriber).map_err(|e| mega_error(&e))
+        listener
+            .register_subscriber(subscriber)
+            .map_err(|e| mega_error(&e))
     }
 
     /// Listens until `close()`: the run's counters (JSON).
@@ -704,7 +769,12 @@ impl NativeListener {
     /// Stops: no new messages, work in flight finishes (up to the grace), the rest is released.
     #[napi]
     pub fn close(&self) {
-        if let Some(l) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(l) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             l.shutdown_handle().shutdown();
         }
     }
@@ -717,7 +787,12 @@ impl NativeListener {
     /// The counters of the current or last run (JSON).
     #[napi]
     pub fn stats(&self) -> String {
-        match self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        match self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(l) => stats_json(&l.stats().snapshot()),
             None => stats_json(&StatsSnapshot::default()),
         }
@@ -769,14 +844,7 @@ impl NativeLocal {
         let s = local_settings(&self.url);
         on_core(async move {
             let sqs = s.sqs_client().await;
-            let mut req = sqs.create_queue().queue_name(name);
-            for (k, v) in attributes.unwrap_or_default() {
-                req = req.attributes(k.as_str().into(), v);
-            }
-            req.send()
-                .await
-                .map(|o| o.queue_url().unwrap_or_default().to_owned())
-                .map_err(|e| AwsError::from_sdk("CreateQueue", e))
+            sqs_mega::admin::create_queue(&sqs, &name, attributes.unwrap_or_default()).await
         })
         .await?
         .map_err(|e| mega_error(&e))
@@ -786,18 +854,9 @@ impl NativeLocal {
     #[napi]
     pub async fn create_topic(&self, name: String) -> Result<String> {
         let s = local_settings(&self.url);
-        on_core(async move {
-            s.sns_client()
-                .await
-                .create_topic()
-                .name(name)
-                .send()
-                .await
-                .map(|o| o.topic_arn().unwrap_or_default().to_owned())
-                .map_err(|e| AwsError::from_sdk("CreateTopic", e))
-        })
-        .await?
-        .map_err(|e| mega_error(&e))
+        on_core(async move { sqs_mega::admin::create_topic(&s.sns_client().await, &name).await })
+            .await?
+            .map_err(|e| mega_error(&e))
     }
 
     /// Subscribes a queue (URL or ARN) to a topic, enveloped or raw: the subscription ARN.
@@ -816,30 +875,12 @@ impl NativeLocal {
     #[napi]
     pub async fn queue_counts(&self, queue_url: String) -> Result<Vec<u32>> {
         let s = local_settings(&self.url);
-        on_core(async move {
-            let out = s
-                .sqs_client()
-                .await
-                .get_queue_attributes()
-                .queue_url(queue_url)
-                .attribute_names("ApproximateNumberOfMessages".into())
-                .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))?;
-            let get = |k: &str| {
-                out.attributes()
-                    .and_then(|a| a.get(&k.into()))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0)
-            };
-            Ok(vec![
-                get("ApproximateNumberOfMessages"),
-                get("ApproximateNumberOfMessagesNotVisible"),
-            ])
+        let (visible, in_flight) = on_core(async move {
+            sqs_mega::admin::queue_counts(&s.sqs_client().await, &queue_url).await
         })
         .await?
-        .map_err(|e: AwsError| mega_error(&e))
+        .map_err(|e| mega_error(&e))?;
+        Ok(vec![visible as u32, in_flight as u32])
     }
 
     /// Stops the endpoint (its queues are gone). Closing twice is harmless.
@@ -849,4 +890,32 @@ impl NativeLocal {
             h.shutdown();
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// For node/bench: the same listener with a native Rust no-op handler, the comparison JS handlers are
+// measured against. Drains `count` data messages: `[seconds, statsJson]`.
+
+#[napi]
+pub async fn bench_rust_drain(
+    queue_url: String,
+    settings: Option<Settings>,
+    count: u32,
+    pollers: u32,
+    max_in_flight: u32,
+) -> Result<Vec<String>> {
+    let s = aws_settings(settings)?;
+    on_core(async move {
+        let (elapsed, stats) = sqs_mega::listen::bench::noop_drain(
+            &s,
+            &queue_url,
+            u64::from(count),
+            pollers as usize,
+            max_in_flight as usize,
+        )
+        .await
+        .map_err(|e| mega_error(&e))?;
+        Ok(vec![elapsed.as_secs_f64().to_string(), stats_json(&stats)])
+    })
+    .await?
 }

@@ -56,28 +56,7 @@ fn duration(seconds: f64, name: &str) -> PyResult<Duration> {
 
 fn stats_to_py<'py>(py: Python<'py>, s: &StatsSnapshot) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let counters: [(&str, u64); 19] = [
-        ("receive_calls", s.receive_calls),
-        ("received", s.received),
-        ("dispatched", s.dispatched),
-        ("done", s.done),
-        ("retry_later", s.retry_later),
-        ("fatal_error", s.fatal_error),
-        ("retriable_error", s.retriable_error),
-        ("skipped_completed", s.skipped_completed),
-        ("unmatched", s.unmatched),
-        ("invalid", s.invalid),
-        ("deleted", s.deleted),
-        ("delete_calls", s.delete_calls),
-        ("delete_failed", s.delete_failed),
-        ("retried", s.retried),
-        ("released", s.released),
-        ("heartbeats", s.heartbeats),
-        ("visibility_calls", s.visibility_calls),
-        ("receive_errors", s.receive_errors),
-        ("in_flight", s.in_flight),
-    ];
-    for (k, v) in counters {
+    for (k, v) in s.counters() {
         d.set_item(k, v)?;
     }
     d.set_item("handler_p50", s.handler_p50.as_secs_f64())?;
@@ -384,41 +363,17 @@ pub(crate) fn _bench_rust_drain<'py>(
     pollers: usize,
     max_in_flight: usize,
 ) -> PyResult<(f64, Bound<'py, PyDict>)> {
-    use sqs_mega::listen::Handler;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let done = Arc::new(AtomicU64::new(0));
-    let d = done.clone();
-    let mut listener = SqsListener::new(
-        &settings.inner,
-        ListenerConfig::new(queue_url)
-            .with_pollers(pollers)
-            .with_max_in_flight(max_in_flight)
-            .with_wait_time_seconds(1)
-            .with_handle_signals(false),
-    );
-    let handle = listener.shutdown_handle();
-    listener
-        .register_subscriber(Subscriber::new(
-            "RustNoOp",
-            SubscriberKind::Data,
-            Handler::from_async(move |_| {
-                let d = d.clone();
-                let handle = handle.clone();
-                async move {
-                    if d.fetch_add(1, Ordering::Relaxed) + 1 >= count {
-                        handle.shutdown();
-                    }
-                    Ok(ProcessStatus::Done)
-                }
-            }),
-        ))
-        .map_err(|e| errors::from_mega(&e))?;
     let runtime = crate::runtime()?;
-    let (seconds, outcome) = py.detach(|| {
-        let t0 = std::time::Instant::now();
-        let outcome = runtime.block_on(listener.listen());
-        (t0.elapsed().as_secs_f64(), outcome)
+    let s = settings.inner.clone();
+    let outcome = py.detach(|| {
+        runtime.block_on(sqs_mega::listen::bench::noop_drain(
+            &s,
+            &queue_url,
+            count,
+            pollers,
+            max_in_flight,
+        ))
     });
-    let stats = outcome.map_err(|e| errors::from_mega(&e))?;
-    Ok((seconds, stats_to_py(py, &stats)?))
+    let (elapsed, stats) = outcome.map_err(|e| errors::from_mega(&e))?;
+    Ok((elapsed.as_secs_f64(), stats_to_py(py, &stats)?))
 }

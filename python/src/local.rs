@@ -79,14 +79,7 @@ impl NativeLocal {
         let settings = self.settings();
         self.call(py, async move {
             let sqs = settings.sqs_client().await;
-            let mut req = sqs.create_queue().queue_name(name);
-            for (k, v) in attributes.unwrap_or_default() {
-                req = req.attributes(k.as_str().into(), v);
-            }
-            req.send()
-                .await
-                .map(|o| o.queue_url().unwrap_or_default().to_owned())
-                .map_err(|e| AwsError::from_sdk("CreateQueue", e))
+            sqs_mega::admin::create_queue(&sqs, &name, attributes.unwrap_or_default()).await
         })
     }
 
@@ -94,15 +87,7 @@ impl NativeLocal {
     fn create_topic(&self, py: Python<'_>, name: String) -> PyResult<String> {
         let settings = self.settings();
         self.call(py, async move {
-            settings
-                .sns_client()
-                .await
-                .create_topic()
-                .name(name)
-                .send()
-                .await
-                .map(|o| o.topic_arn().unwrap_or_default().to_owned())
-                .map_err(|e| AwsError::from_sdk("CreateTopic", e))
+            sqs_mega::admin::create_topic(&settings.sns_client().await, &name).await
         })
     }
 
@@ -126,26 +111,7 @@ impl NativeLocal {
     fn queue_counts(&self, py: Python<'_>, queue_url: String) -> PyResult<(u64, u64)> {
         let settings = self.settings();
         self.call(py, async move {
-            let out = settings
-                .sqs_client()
-                .await
-                .get_queue_attributes()
-                .queue_url(queue_url)
-                .attribute_names("ApproximateNumberOfMessages".into())
-                .attribute_names("ApproximateNumberOfMessagesNotVisible".into())
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetQueueAttributes", e))?;
-            let get = |k: &str| {
-                out.attributes()
-                    .and_then(|a| a.get(&k.into()))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0)
-            };
-            Ok((
-                get("ApproximateNumberOfMessages"),
-                get("ApproximateNumberOfMessagesNotVisible"),
-            ))
+            sqs_mega::admin::queue_counts(&settings.sqs_client().await, &queue_url).await
         })
     }
 

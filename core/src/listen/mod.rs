@@ -24,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 
+#[doc(hidden)]
+pub mod bench;
 mod config;
 mod dispatch;
 mod queued;

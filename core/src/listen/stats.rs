@@ -71,6 +71,32 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
+    /// Every counter by its name (snake case, as the C ABI's JSON and the Python binding spell them), in a
+    /// fixed order, so that each binding lists them from one place.
+    pub fn counters(&self) -> [(&'static str, u64); 19] {
+        [
+            ("receive_calls", self.receive_calls),
+            ("received", self.received),
+            ("dispatched", self.dispatched),
+            ("done", self.done),
+            ("retry_later", self.retry_later),
+            ("fatal_error", self.fatal_error),
+            ("retriable_error", self.retriable_error),
+            ("skipped_completed", self.skipped_completed),
+            ("unmatched", self.unmatched),
+            ("invalid", self.invalid),
+            ("deleted", self.deleted),
+            ("delete_calls", self.delete_calls),
+            ("delete_failed", self.delete_failed),
+            ("retried", self.retried),
+            ("released", self.released),
+            ("heartbeats", self.heartbeats),
+            ("visibility_calls", self.visibility_calls),
+            ("receive_errors", self.receive_errors),
+            ("in_flight", self.in_flight),
+        ]
+    }
+
     /// API requests (receive, delete, visibility) per message received.
     pub fn requests_per_message(&self) -> f64 {
         let requests = self.receive_calls + self.delete_calls + self.visibility_calls;

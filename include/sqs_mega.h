@@ -509,6 +509,18 @@ mega_result mega_listener_subscribe_queued(mega_listener *listener,
                                            const char *pattern_json,
                                            mega_syntax syntax);
 
+// [`mega_listener_subscribe_queued`] with a compiled pattern (which may call the program's predicates,
+// `{"$fn": id}` of [`crate::mega_pattern_compile`]); the listener keeps its own copy, so `pattern` may be
+// freed at once. `NULL` takes every payload of its kind. A predicate is called on one of the library's
+// threads while a message is matched: languages whose runtimes cannot take calls from foreign threads
+// should keep their predicates out of listener patterns.
+//
+// Errors: as [`crate::mega_listener_subscribe`].
+mega_result mega_listener_subscribe_queued_pattern(mega_listener *listener,
+                                                   const char *name,
+                                                   mega_subscriber_kind kind,
+                                                   const mega_pattern *pattern);
+
 // Waits up to `timeout_ms` milliseconds (0: do not wait) for the next message of the listener's queued
 // subscribers. On success `*out` is a new delivery, or NULL when none came in time. Call it from any
 // number of the program's own threads while [`crate::mega_listener_run`] runs on another (each delivery
@@ -555,6 +567,13 @@ const char *mega_last_error_detail(void);
 // C ABI itself its result in lower case (`null_argument`, `invalid_utf8`, `not_found`…); "" when there was
 // none. Borrowed, as [`mega_last_error_message`].
 const char *mega_last_error_code_name(void);
+
+// The exception class a binding raises for the last error of this thread (`DecodeError`,
+// `InvalidArgumentError`…: `Family::exception` of the core's table, so every language names it alike) and
+// its category (`bad_input`, `configuration`, `transient`, `service`, `internal`). Errors of the C ABI
+// itself are `InvalidArgumentError` / `bad_input`, a panic `MegaError` / `internal`; "" when there was none.
+// Static strings: never freed.
+const char *mega_last_error_class(const char **category);
 
 // Forgets the last error of this thread.
 void mega_last_error_clear(void);
@@ -880,6 +899,14 @@ mega_result mega_batch_result_entry(const mega_batch_result *result, size_t inde
 mega_result mega_value_parse_json(const char *text,
                                   bool tagged,
                                   mega_value **out);
+
+// Checks a MEGA event given as tagged JSON (its map form, `docs/payloads.md`) against the protocol. On
+// success `*out` is its canonical form (tagged JSON: header first, the timestamp a date-time, empty fields
+// omitted), a new string freed with [`mega_string_free`](crate::mega_string_free).
+//
+// Errors: `MEGA_RESULT_JSON`, `MEGA_RESULT_INVALID_ARGUMENT` (stable code `event.invalid`; the message names
+// the section and field: `event.name is missing`), `MEGA_RESULT_NULL_ARGUMENT`.
+mega_result mega_event_validate(const char *tagged_json, char **out);
 
 // Frees a value made by [`mega_value_parse_json`]. `NULL` is a no-op. Never free a borrowed value.
 void mega_value_free(mega_value *value);

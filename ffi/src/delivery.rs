@@ -55,6 +55,31 @@ pub unsafe extern "C" fn mega_listener_subscribe_queued(
     })
 }
 
+/// [`mega_listener_subscribe_queued`] with a compiled pattern (which may call the program's predicates,
+/// `{"$fn": id}` of [`crate::mega_pattern_compile`]); the listener keeps its own copy, so `pattern` may be
+/// freed at once. `NULL` takes every payload of its kind. A predicate is called on one of the library's
+/// threads while a message is matched: languages whose runtimes cannot take calls from foreign threads
+/// should keep their predicates out of listener patterns.
+///
+/// Errors: as [`crate::mega_listener_subscribe`].
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_subscribe_queued_pattern(
+    listener: *mut mega_listener,
+    name: *const c_char,
+    kind: mega_subscriber_kind,
+    pattern: *const crate::pattern::mega_pattern,
+) -> mega_result {
+    guard("mega_listener_subscribe_queued_pattern", || {
+        // SAFETY: a live object or NULL; a NUL-terminated text or NULL; a live pattern or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let pattern = unsafe { pattern.as_ref() }.map(|p| p.inner.clone());
+        subscribe(l, name, kind, pattern, |name| {
+            Ok(l.deliveries.handler(name))
+        })
+    })
+}
+
 /// Waits up to `timeout_ms` milliseconds (0: do not wait) for the next message of the listener's queued
 /// subscribers. On success `*out` is a new delivery, or NULL when none came in time. Call it from any
 /// number of the program's own threads while [`crate::mega_listener_run`] runs on another (each delivery

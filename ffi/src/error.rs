@@ -334,6 +334,59 @@ pub extern "C" fn mega_last_error_code_name() -> *const c_char {
         .unwrap_or(c"".as_ptr())
 }
 
+/// The exception class a binding raises for the last error of this thread (`DecodeError`,
+/// `InvalidArgumentError`…: `Family::exception` of the core's table, so every language names it alike) and
+/// its category (`bad_input`, `configuration`, `transient`, `service`, `internal`). Errors of the C ABI
+/// itself are `InvalidArgumentError` / `bad_input`, a panic `MegaError` / `internal`; "" when there was none.
+/// Static strings: never freed.
+#[no_mangle]
+pub extern "C" fn mega_last_error_class(category: *mut *const c_char) -> *const c_char {
+    let (class, cat): (&'static CStr, &'static CStr) = LAST_ERROR
+        .try_with(|cell| match &*cell.borrow() {
+            None => (c"", c""),
+            Some(e) => match mega_core::error::lookup(e.stable.to_str().unwrap_or("")) {
+                Some(info) => (family_class(info.family), category_name(info.category)),
+                None if e.code == MEGA_RESULT_PANIC => (c"MegaError", c"internal"),
+                None => (c"InvalidArgumentError", c"bad_input"),
+            },
+        })
+        .unwrap_or((c"", c""));
+    if !category.is_null() {
+        // SAFETY: the caller's out-pointer, checked for NULL.
+        unsafe { *category = cat.as_ptr() };
+    }
+    class.as_ptr()
+}
+
+fn family_class(f: mega_core::Family) -> &'static CStr {
+    use mega_core::Family::*;
+    match f {
+        Json => c"JsonError",
+        Decode => c"DecodeError",
+        Encode => c"EncodeError",
+        Pattern => c"PatternError",
+        InvalidArgument => c"InvalidArgumentError",
+        Publish => c"PublishError",
+        Service => c"ServiceError",
+        Listener => c"ListenerError",
+        Busy => c"BusyError",
+        Handler => c"HandlerError",
+        _ => c"MegaError",
+    }
+}
+
+fn category_name(c: mega_core::Category) -> &'static CStr {
+    use mega_core::Category::*;
+    match c {
+        BadInput => c"bad_input",
+        Configuration => c"configuration",
+        Transient => c"transient",
+        Service => c"service",
+        Internal => c"internal",
+        _ => c"internal",
+    }
+}
+
 /// `MEGA_RESULT_NULL_ARGUMENT` as `null_argument`.
 fn result_token(code: mega_result) -> String {
     // SAFETY: a static NUL-terminated name.

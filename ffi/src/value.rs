@@ -102,6 +102,38 @@ pub unsafe extern "C" fn mega_value_parse_json(
     })
 }
 
+/// Checks a MEGA event given as tagged JSON (its map form, `docs/payloads.md`) against the protocol. On
+/// success `*out` is its canonical form (tagged JSON: header first, the timestamp a date-time, empty fields
+/// omitted), a new string freed with [`mega_string_free`](crate::mega_string_free).
+///
+/// Errors: `MEGA_RESULT_JSON`, `MEGA_RESULT_INVALID_ARGUMENT` (stable code `event.invalid`; the message names
+/// the section and field: `event.name is missing`), `MEGA_RESULT_NULL_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn mega_event_validate(
+    tagged_json: *const c_char,
+    out: *mut *mut c_char,
+) -> mega_result {
+    guard("mega_event_validate", || {
+        out_ptr(out, "out")?;
+        // SAFETY: C passes a NUL-terminated string or NULL.
+        let text = unsafe { arg_str(tagged_json, "tagged_json") }?;
+        let map = match parse_json(text, true, "tagged_json")? {
+            Value::Map(m) => m,
+            other => {
+                return Err(Error::invalid(format!(
+                    "a MEGA event is a map, not a {}",
+                    other.kind()
+                )))
+            }
+        };
+        let payload = mega_core::event::Payload::from_map(&map).map_err(Error::from)?;
+        let canonical = owned_string(json::to_tagged_string(&payload.to_value()))?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, canonical) };
+        Ok(())
+    })
+}
+
 /// Frees a value made by [`mega_value_parse_json`]. `NULL` is a no-op. Never free a borrowed value.
 #[no_mangle]
 pub unsafe extern "C" fn mega_value_free(value: *mut mega_value) {

@@ -94,6 +94,9 @@ bash scripts/test-python.sh
 step "Node package (node/: napi build, tsc, node --test, npm pack into a fresh project)"
 bash scripts/test-node.sh
 
+step "Ruby gem (bindings/ruby: gem build, installed, minitest, the worker example)"
+bash scripts/test-ruby.sh
+
 step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 

@@ -91,7 +91,16 @@ module SqsMega
     attach_function :mega_publisher_free, [:pointer], :void
     attach_function :mega_publisher_publish_json, %i[pointer string pointer pointer], :uint32, blocking: true
     attach_function :mega_publisher_publish_plaintext, %i[pointer string pointer pointer], :uint32, blocking: true
+    attach_function :mega_publisher_publish_raw, %i[pointer string pointer pointer], :uint32, blocking: true
     attach_function :mega_publisher_publish_binary, %i[pointer pointer size_t pointer pointer], :uint32, blocking: true
+    attach_function :mega_batch_new, [:pointer], :uint32
+    attach_function :mega_batch_free, [:pointer], :void
+    attach_function :mega_batch_add_json, %i[pointer string pointer], :uint32
+    attach_function :mega_batch_add_plaintext, %i[pointer string pointer], :uint32
+    attach_function :mega_publisher_publish_batch, %i[pointer pointer pointer], :uint32, blocking: true
+    attach_function :mega_batch_result_len, %i[pointer pointer], :uint32
+    attach_function :mega_batch_result_entry, %i[pointer size_t pointer], :uint32
+    attach_function :mega_batch_result_free, [:pointer], :void
     attach_function :mega_listener_new, %i[pointer string pointer], :uint32
     attach_function :mega_listener_free, [:pointer], :void, blocking: true
     attach_function :mega_listener_set, %i[pointer uint32 int64], :uint32

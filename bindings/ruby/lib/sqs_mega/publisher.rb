@@ -49,7 +49,7 @@ module SqsMega
           when Payload then Native.mega_publisher_publish_json(@native, Values.dump(payload.to_h), opts, out)
           when Hash then Native.mega_publisher_publish_json(@native, Values.dump(payload), opts, out)
           when String
-            if payload.encoding == Encoding::BINARY && !payload.ascii_only?
+            if payload.encoding == Encoding::BINARY
               buf = FFI::MemoryPointer.from_string(payload)
               Native.mega_publisher_publish_binary(@native, buf, payload.bytesize, opts, out)
             else
@@ -61,6 +61,45 @@ module SqsMega
           end
         end
         Published.new(id)
+      end
+    end
+
+    # Publishes many payloads (Hash, Payload or plaintext String) ten per request: one result per entry, in
+    # order, a Published or the SqsMega::Error that entry met (not raised).
+    def publish_batch(payloads, binary_encoding: false)
+      batch = Native.out_pointer { |out| Native.mega_batch_new(out) }
+      with_options(binary_encoding, nil, nil, nil, nil, nil) do |opts|
+        payloads.each do |p|
+          case p
+          when Payload then Native.check(Native.mega_batch_add_json(batch, Values.dump(p.to_h), opts))
+          when Hash then Native.check(Native.mega_batch_add_json(batch, Values.dump(p), opts))
+          when String then Native.check(Native.mega_batch_add_plaintext(batch, p, opts))
+          else raise InvalidArgumentError.new("cannot publish a #{p.class} in a batch", code: "invalid_argument")
+          end
+        end
+      end
+      result = Native.out_pointer { |out| Native.mega_publisher_publish_batch(@native, batch, out) }
+      begin
+        len = FFI::MemoryPointer.new(:size_t)
+        Native.check(Native.mega_batch_result_len(result, len))
+        Array.new(len.read(:size_t)) do |i|
+          id = Native::Str.new
+          Native.check(Native.mega_batch_result_entry(result, i, id.pointer))
+          Published.new(id.to_s)
+        rescue Error => e
+          e
+        end
+      ensure
+        Native.mega_batch_result_free(result)
+      end
+    ensure
+      Native.mega_batch_free(batch) if batch
+    end
+
+    # Sends a body exactly as given, without the `mega.encoding` attribute (for consumers outside sqs-mega).
+    def publish_raw(body, attributes: nil, delay_seconds: nil, group_id: nil, deduplication_id: nil, subject: nil)
+      with_options(false, attributes, delay_seconds, group_id, deduplication_id, subject) do |opts|
+        Published.new(Native.owned_string { |out| Native.mega_publisher_publish_raw(@native, body, opts, out) })
       end
     end
 
@@ -78,7 +117,7 @@ module SqsMega
         case v
         when Array then Native.check(Native.mega_publish_options_add_attribute(opts, name, v[0].to_s, v[1].to_s))
         when String
-          if v.encoding == Encoding::BINARY && !v.ascii_only?
+          if v.encoding == Encoding::BINARY
             Native.check(Native.mega_publish_options_add_binary_attribute(opts, name, FFI::MemoryPointer.from_string(v), v.bytesize))
           else
             Native.check(Native.mega_publish_options_add_attribute(opts, name, "String", v))

@@ -23,7 +23,7 @@ module SqsMega
       when Integer, TrueClass, FalseClass, NilClass then v
       when Symbol then v.to_s
       when String
-        if v.encoding == Encoding::BINARY && !v.ascii_only?
+        if v.encoding == Encoding::BINARY
           { "$bytes" => Base64.strict_encode64(v) }
         else
           v.encode(Encoding::UTF_8)

@@ -97,6 +97,9 @@ bash scripts/test-node.sh
 step "Ruby gem (bindings/ruby: gem build, installed, minitest, the worker example)"
 bash scripts/test-ruby.sh
 
+step "JVM package (bindings/jvm: mvn verify, JNA over the C ABI)"
+bash scripts/test-jvm.sh
+
 step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 

@@ -1,0 +1,9 @@
+package io.sqsmega;
+
+import java.util.Map;
+
+/**
+ * What SQS said about a message: its id, receive count, the encoding of its payload, the SNS envelope's
+ * metadata (when it came through SNS) and its message attributes (name → {dataType, value}).
+ */
+public record Message(String messageId, int receiveCount, String encoding, Map<String, Object> sns, Map<String, Object> attributes) {}

@@ -572,7 +572,10 @@ const char *mega_last_error_code_name(void);
 // `InvalidArgumentError`…: `Family::exception` of the core's table, so every language names it alike) and
 // its category (`bad_input`, `configuration`, `transient`, `service`, `internal`). Errors of the C ABI
 // itself are `InvalidArgumentError` / `bad_input`, a panic `MegaError` / `internal`; "" when there was none.
-// Static strings: never freed.
+// Static strings: never freed. `category` may be NULL.
+//
+// # Safety
+// `category` is NULL or points to writable storage for one pointer.
 const char *mega_last_error_class(const char **category);
 
 // Forgets the last error of this thread.

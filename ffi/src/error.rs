@@ -338,9 +338,12 @@ pub extern "C" fn mega_last_error_code_name() -> *const c_char {
 /// `InvalidArgumentError`…: `Family::exception` of the core's table, so every language names it alike) and
 /// its category (`bad_input`, `configuration`, `transient`, `service`, `internal`). Errors of the C ABI
 /// itself are `InvalidArgumentError` / `bad_input`, a panic `MegaError` / `internal`; "" when there was none.
-/// Static strings: never freed.
+/// Static strings: never freed. `category` may be NULL.
+///
+/// # Safety
+/// `category` is NULL or points to writable storage for one pointer.
 #[no_mangle]
-pub extern "C" fn mega_last_error_class(category: *mut *const c_char) -> *const c_char {
+pub unsafe extern "C" fn mega_last_error_class(category: *mut *const c_char) -> *const c_char {
     let (class, cat): (&'static CStr, &'static CStr) = LAST_ERROR
         .try_with(|cell| match &*cell.borrow() {
             None => (c"", c""),

@@ -306,13 +306,7 @@ pub unsafe extern "C" fn mega_listener_set(
 
 /// The status a number names, if it names one (0 never does).
 pub(crate) fn status_from(code: i64) -> Option<ProcessStatus> {
-    match code {
-        1 => Some(ProcessStatus::Done),
-        2 => Some(ProcessStatus::RetryLater),
-        3 => Some(ProcessStatus::FatalError),
-        4 => Some(ProcessStatus::RetriableError),
-        _ => None,
-    }
+    ProcessStatus::from_code(code)
 }
 
 fn status_of(code: c_int, subscriber: &str) -> Result<ProcessStatus, HandlerError> {

@@ -720,12 +720,8 @@ impl NativeListener {
                     Ok(promise) => promise.await.unwrap_or(4),
                     Err(_) => 4,
                 };
-                Ok(match status {
-                    1 => ProcessStatus::Done,
-                    2 => ProcessStatus::RetryLater,
-                    3 => ProcessStatus::FatalError,
-                    _ => ProcessStatus::RetriableError,
-                })
+                Ok(ProcessStatus::from_code(i64::from(status))
+                    .unwrap_or(ProcessStatus::RetriableError))
             }
         });
         let mut subscriber = Subscriber::new(name, kind, handler);

@@ -76,18 +76,7 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
         if let Ok(i) = obj.extract::<i64>() {
             return Ok(Value::Int(i));
         }
-        let text = obj.str().map_err(|e| fail(path, e.to_string()))?;
-        return text
-            .to_str()
-            .ok()
-            .and_then(|t| t.parse::<Decimal>().ok())
-            .map(Value::Decimal)
-            .ok_or_else(|| {
-                fail(
-                    path,
-                    format!("the integer {text} does not fit a Decimal128"),
-                )
-            });
+        return decimal_of(obj, "integer", path);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
@@ -141,18 +130,7 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
     let py = obj.py();
     let c = classes(py).map_err(|e| fail(path, e.to_string()))?;
     if obj.is_instance(c.decimal.bind(py)).unwrap_or(false) {
-        let text = obj.str().map_err(|e| fail(path, e.to_string()))?;
-        return text
-            .to_str()
-            .ok()
-            .and_then(|t| t.parse::<Decimal>().ok())
-            .map(Value::Decimal)
-            .ok_or_else(|| {
-                fail(
-                    path,
-                    format!("the Decimal {text} does not fit a Decimal128"),
-                )
-            });
+        return decimal_of(obj, "Decimal", path);
     }
     if obj.is_instance(c.datetime.bind(py)).unwrap_or(false) {
         return datetime_of(obj)
@@ -174,6 +152,20 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>, path: &mut String) -> Result<Valu
             type_name(obj)
         ),
     ))
+}
+
+/// An int too large for 64 bits, or a `decimal.Decimal`, as an exact decimal (its text, parsed).
+fn decimal_of(obj: &Bound<'_, PyAny>, what: &str, path: &str) -> Result<Value, ConvError> {
+    let fail = |problem: String| ConvError {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = obj.str().map_err(|e| fail(e.to_string()))?;
+    text.to_str()
+        .ok()
+        .and_then(|t| t.parse::<Decimal>().ok())
+        .map(Value::Decimal)
+        .ok_or_else(|| fail(format!("the {what} {text} does not fit a Decimal128")))
 }
 
 fn sequence<'py>(

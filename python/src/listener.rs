@@ -36,16 +36,6 @@ pub(crate) struct NativeListener {
     finish: Mutex<Option<Arc<Finish>>>,
 }
 
-fn status_of(code: i64) -> Option<ProcessStatus> {
-    match code {
-        1 => Some(ProcessStatus::Done),
-        2 => Some(ProcessStatus::RetryLater),
-        3 => Some(ProcessStatus::FatalError),
-        4 => Some(ProcessStatus::RetriableError),
-        _ => None,
-    }
-}
-
 fn duration(seconds: f64, name: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         errors::invalid_argument(format!(
@@ -338,7 +328,7 @@ impl Delivery {
     /// Says what became of the message: 1 DONE, 2 RETRY_LATER, 3 FATAL_ERROR, 4 RETRIABLE_ERROR. `False` when
     /// it had no effect (completed already, or the listener gave up waiting at the end of its grace).
     fn complete(&mut self, status: i64) -> PyResult<bool> {
-        let status = status_of(status).ok_or_else(|| {
+        let status = ProcessStatus::from_code(status).ok_or_else(|| {
             errors::invalid_argument(format!("{status} is not a ProcessStatus (1 to 4)"))
         })?;
         Ok(self.inner.complete(status))

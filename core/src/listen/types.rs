@@ -30,6 +30,18 @@ impl ProcessStatus {
         matches!(self, ProcessStatus::Done | ProcessStatus::FatalError)
     }
 
+    /// The status a number names in every binding (the C ABI's `mega_status`: 1 DONE, 2 RETRY_LATER,
+    /// 3 FATAL_ERROR, 4 RETRIABLE_ERROR); 0 and anything else name none, so a default zero is never DONE.
+    pub fn from_code(code: i64) -> Option<ProcessStatus> {
+        match code {
+            1 => Some(ProcessStatus::Done),
+            2 => Some(ProcessStatus::RetryLater),
+            3 => Some(ProcessStatus::FatalError),
+            4 => Some(ProcessStatus::RetriableError),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProcessStatus::Done => "DONE",

@@ -193,10 +193,6 @@ function stripNulls(o) {
 const EVENT_FIELDS = new Set(['name', 'timestamp', 'version', 'domain', 'subject', 'publisher'])
 const OBJECT_FIELDS = new Set(['type', 'id', 'version', 'current', 'previous'])
 
-function nowToTheMillisecond() {
-  return new Date(Math.floor(Date.now()))
-}
-
 /** Builds a MEGA event: withEvent({ name, subject, ...attributes }), withObject({ current, ... }), build(). */
 class PayloadBuilder {
   constructor() {
@@ -235,7 +231,7 @@ class PayloadBuilder {
 
   build() {
     const d = { protocol: 'mega', version: 1 }
-    if (this._event) d.event = { timestamp: nowToTheMillisecond(), ...this._event }
+    if (this._event) d.event = { timestamp: new Date(), ...this._event } // a Date holds milliseconds, as BSON does
     if (this._object) d.object = this._object
     if (Object.keys(this._extra).length) d.extra = this._extra
     return Payload.from(d)

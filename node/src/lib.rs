@@ -105,24 +105,11 @@ fn content_of(kind: &str, value_json: &str) -> Result<Content> {
     })
 }
 
+/// The core's decode report (`Decoded::to_report`), with the SNS metadata in the Node shape: camelCase keys,
+/// the timestamp a date-time (a JS `Date`), attributes as `{dataType, value}`.
 fn decoded_value(decoded: &Decoded) -> Value {
-    let mut m = Map::default();
-    m.insert("kind".into(), Value::from(decoded.kind().as_str()));
-    m.insert(
-        "encoding".into(),
-        decoded
-            .encoding
-            .map(|e| Value::from(e.as_str()))
-            .unwrap_or_default(),
-    );
-    let payload = match &decoded.content {
-        Content::Mega(_) | Content::Data(_) => decoded.value().cloned().unwrap_or_default(),
-        Content::Plaintext(s) => Value::from(s.as_str()),
-        Content::Binary(b) => Value::Bytes(b.clone()),
-        Content::Empty => Value::Null,
-    };
-    m.insert("payload".into(), payload);
-    let sns = decoded.sns.as_ref().map(|s| {
+    let mut report = decoded.to_report();
+    if let (Some(s), Some(m)) = (&decoded.sns, report.as_map_mut()) {
         let mut d = Map::default();
         d.insert("type".into(), Value::from(s.message_type.as_str()));
         d.insert("messageId".into(), Value::from(s.message_id.as_str()));
@@ -140,10 +127,9 @@ fn decoded_value(decoded: &Decoded) -> Value {
             attrs.insert(k.clone(), Value::Map(one));
         }
         d.insert("messageAttributes".into(), Value::Map(attrs));
-        Value::Map(d)
-    });
-    m.insert("sns".into(), sns.unwrap_or_default());
-    Value::Map(m)
+        m.insert("sns".into(), Value::Map(d));
+    }
+    report
 }
 
 /// Decodes an SQS body: tagged JSON `{kind, encoding, payload, sns}`.

@@ -105,32 +105,37 @@ pub(crate) fn expr_of(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Expr> {
 }
 
 /// A Python callable as a matcher function: called with the payload's value, its truth is the answer. An
-/// exception is a non-match, logged on the `mega` logger with its traceback.
-fn callable(obj: &Bound<'_, PyAny>) -> Expr {
+/// exception is a non-match, logged on the `mega` logger with its traceback. Returns its name too (for
+/// explanations).
+fn python_function(obj: &Bound<'_, PyAny>) -> (String, matcher::Callback) {
     let name = obj
         .getattr("__qualname__")
         .and_then(|n| n.extract::<String>())
         .unwrap_or_else(|_| "<callable>".to_owned());
     let f: Py<PyAny> = obj.clone().unbind();
     let label = name.clone();
-    Expr::Func(
-        name.into(),
-        std::sync::Arc::new(move |value: &Value| {
-            Python::attach(|py| {
-                let outcome = to_py(py, value)
-                    .and_then(|arg| f.bind(py).call1((arg,)))
-                    .and_then(|r| r.is_truthy());
-                outcome.unwrap_or_else(|e| {
-                    crate::log::exception(
-                        py,
-                        &format!("pattern function {label} raised: counted as no match"),
-                        e,
-                    );
-                    false
-                })
+    let callback: matcher::Callback = std::sync::Arc::new(move |value: &Value| {
+        Python::attach(|py| {
+            let outcome = to_py(py, value)
+                .and_then(|arg| f.bind(py).call1((arg,)))
+                .and_then(|r| r.is_truthy());
+            outcome.unwrap_or_else(|e| {
+                crate::log::exception(
+                    py,
+                    &format!("pattern function {label} raised: counted as no match"),
+                    e,
+                );
+                false
             })
-        }),
-    )
+        })
+    });
+    (name, callback)
+}
+
+/// A Python callable in a pattern.
+fn callable(obj: &Bound<'_, PyAny>) -> Expr {
+    let (name, f) = python_function(obj);
+    Expr::Func(name.into(), f)
 }
 
 /// A compiled pattern.
@@ -216,9 +221,8 @@ pub(crate) fn compile_json(
     if let Some(cbs) = callbacks {
         for (name, f) in cbs.iter() {
             let name: String = name.extract()?;
-            if let Expr::Func(_, cb) = callable(&f) {
-                registry.insert(name, move |v: &Value| cb(v));
-            }
+            let (_, cb) = python_function(&f);
+            registry.insert(name, move |v: &Value| cb(v));
         }
     }
     matcher::compile_pattern_json_with(text, syntax, &registry)

@@ -39,7 +39,7 @@ public final class SqsListener implements AutoCloseable {
   private final Map<String, Subscriber> subscribers = new HashMap<>();
   private final List<CompiledPattern> patterns = new ArrayList<>(); // their predicates stay reachable
   private final AtomicBoolean running = new AtomicBoolean();
-  private final Object runLock = new Object();
+  private final Object runLock = new Object(); // one run at a time
   private volatile boolean done = true;
   private volatile Thread listenThread;
 
@@ -145,7 +145,6 @@ public final class SqsListener implements AutoCloseable {
           Thread.currentThread().interrupt();
         }
         running.set(false);
-        runLock.notifyAll();
       }
       return stats();
     }

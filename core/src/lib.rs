@@ -77,6 +77,7 @@ pub mod matcher;
 #[cfg(feature = "aws")]
 pub mod publish;
 pub mod sns;
+pub mod trace;
 pub mod value;
 
 pub use codec::{decode, encode, Content, ContentKind, Decoded, Encoding};

@@ -15,6 +15,7 @@ use crate::aws::{AwsError, AwsSettings, LazyClient};
 use crate::codec::{
     self, Content, EncodeError, EncodeOptions, Encoded, ENCODING_ATTRIBUTE, MAX_MESSAGE_BYTES,
 };
+use crate::trace::{TraceContext, TRACEPARENT_ATTRIBUTE};
 
 /// SQS and SNS allow at most 10 message attributes.
 pub const MAX_ATTRIBUTES: usize = 10;
@@ -149,10 +150,16 @@ pub struct PublishOptions {
     pub deduplication_id: Option<String>,
     /// SNS only: the subject of the notification (email subscribers see it; it is in the envelope).
     pub subject: Option<String>,
+    /// The trace context to send as the `traceparent` attribute. Default: a child span of the handler's
+    /// context when published from a handler ([`TraceContext::current`]), else a new trace.
+    pub trace: Option<TraceContext>,
+    /// Send no `traceparent` attribute.
+    pub no_trace: bool,
 }
 
 setters!(PublishOptions {
     with_binary_encoding => binary_encoding: bool,
+    with_no_trace => no_trace: bool,
 });
 
 option_setters!(PublishOptions {
@@ -160,6 +167,7 @@ option_setters!(PublishOptions {
     with_group_id => group_id: String,
     with_deduplication_id => deduplication_id: String,
     with_subject => subject: String,
+    with_trace => trace: TraceContext,
 });
 
 impl PublishOptions {
@@ -350,14 +358,51 @@ fn prepare(
     Ok(encoded)
 }
 
-/// The message attributes of one message, in a service's own type: `mega.encoding` (when given) and the
-/// user's attributes.
+/// The `traceparent` a message carries: the one given, else a child of the running handler's context, else a
+/// new trace. None when turned off, when the user sets `traceparent` themselves, or when it does not fit
+/// (SQS's ten attributes, or the size limit): tracing never makes a message fail.
+fn traceparent(
+    encoding: Option<codec::Encoding>,
+    options: &PublishOptions,
+    body_bytes: usize,
+    max_message_bytes: usize,
+) -> Option<String> {
+    if options.no_trace
+        || options.attributes.len() + usize::from(encoding.is_some()) >= MAX_ATTRIBUTES
+        || options
+            .attributes
+            .iter()
+            .any(|(n, _)| n == TRACEPARENT_ATTRIBUTE)
+    {
+        return None;
+    }
+    let context = options.trace.unwrap_or_else(|| {
+        TraceContext::current().map_or_else(TraceContext::new_root, |c| c.child())
+    });
+    let value = context.traceparent();
+    let size = body_bytes
+        + options
+            .attributes
+            .iter()
+            .map(|(n, a)| a.size(n))
+            .sum::<usize>()
+        + TRACEPARENT_ATTRIBUTE.len()
+        + "String".len()
+        + value.len();
+    (size <= max_message_bytes).then_some(value)
+}
+
+/// The message attributes of one message, in a service's own type: `mega.encoding` (when given), the
+/// user's attributes and `traceparent`.
 fn attribute_map<V>(
     encoding: Option<codec::Encoding>,
-    attributes: &[(String, Attribute)],
+    options: &PublishOptions,
+    body_bytes: usize,
+    max_message_bytes: usize,
     build: impl Fn(&str, &AttributeValue) -> V,
 ) -> HashMap<String, V> {
-    let mut map = HashMap::with_capacity(attributes.len() + 1);
+    let attributes = &options.attributes;
+    let mut map = HashMap::with_capacity(attributes.len() + 2);
     if let Some(enc) = encoding {
         map.insert(
             ENCODING_ATTRIBUTE.to_owned(),
@@ -367,41 +412,63 @@ fn attribute_map<V>(
     for (name, a) in attributes {
         map.insert(name.clone(), build(&a.data_type, &a.value));
     }
+    if let Some(t) = traceparent(encoding, options, body_bytes, max_message_bytes) {
+        map.insert(
+            TRACEPARENT_ATTRIBUTE.to_owned(),
+            build("String", &AttributeValue::Text(t)),
+        );
+    }
     map
 }
 
 fn sqs_attributes(
     encoding: Option<codec::Encoding>,
-    attributes: &[(String, Attribute)],
+    options: &PublishOptions,
+    body_bytes: usize,
+    max_message_bytes: usize,
 ) -> HashMap<String, aws_sdk_sqs::types::MessageAttributeValue> {
-    attribute_map(encoding, attributes, |data_type, value| {
-        let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(data_type);
-        match value {
-            AttributeValue::Text(t) => b.string_value(t),
-            AttributeValue::Binary(bytes) => {
-                b.binary_value(aws_sdk_sqs::primitives::Blob::new(bytes.clone()))
+    attribute_map(
+        encoding,
+        options,
+        body_bytes,
+        max_message_bytes,
+        |data_type, value| {
+            let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(data_type);
+            match value {
+                AttributeValue::Text(t) => b.string_value(t),
+                AttributeValue::Binary(bytes) => {
+                    b.binary_value(aws_sdk_sqs::primitives::Blob::new(bytes.clone()))
+                }
             }
-        }
-        .build()
-        .expect("data type is set")
-    })
+            .build()
+            .expect("data type is set")
+        },
+    )
 }
 
 fn sns_attributes(
     encoding: Option<codec::Encoding>,
-    attributes: &[(String, Attribute)],
+    options: &PublishOptions,
+    body_bytes: usize,
+    max_message_bytes: usize,
 ) -> HashMap<String, aws_sdk_sns::types::MessageAttributeValue> {
-    attribute_map(encoding, attributes, |data_type, value| {
-        let b = aws_sdk_sns::types::MessageAttributeValue::builder().data_type(data_type);
-        match value {
-            AttributeValue::Text(t) => b.string_value(t),
-            AttributeValue::Binary(bytes) => {
-                b.binary_value(aws_sdk_sns::primitives::Blob::new(bytes.clone()))
+    attribute_map(
+        encoding,
+        options,
+        body_bytes,
+        max_message_bytes,
+        |data_type, value| {
+            let b = aws_sdk_sns::types::MessageAttributeValue::builder().data_type(data_type);
+            match value {
+                AttributeValue::Text(t) => b.string_value(t),
+                AttributeValue::Binary(bytes) => {
+                    b.binary_value(aws_sdk_sns::primitives::Blob::new(bytes.clone()))
+                }
             }
-        }
-        .build()
-        .expect("data type is set")
-    })
+            .build()
+            .expect("data type is set")
+        },
+    )
 }
 
 /// One entry of a batch.
@@ -638,7 +705,12 @@ impl SqsPublisher {
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
-            .set_message_attributes(Some(sqs_attributes(encoding, &options.attributes)))
+            .set_message_attributes(Some(sqs_attributes(
+                encoding,
+                options,
+                body.len(),
+                self.max_message_bytes,
+            )))
             .set_delay_seconds(options.delay_seconds)
             .set_message_group_id(options.group_id.clone())
             .set_message_deduplication_id(options.deduplication_id.clone())
@@ -669,7 +741,9 @@ impl SqsPublisher {
                         .message_body(&enc.body)
                         .set_message_attributes(Some(sqs_attributes(
                             Some(enc.encoding),
-                            &opts.attributes,
+                            opts,
+                            enc.body.len(),
+                            self.max_message_bytes,
                         )))
                         .set_delay_seconds(opts.delay_seconds)
                         .set_message_group_id(opts.group_id.clone())
@@ -812,7 +886,12 @@ impl SnsPublisher {
             .topic_arn(&self.topic_arn)
             .message(message)
             .set_subject(options.subject.clone())
-            .set_message_attributes(Some(sns_attributes(encoding, &options.attributes)))
+            .set_message_attributes(Some(sns_attributes(
+                encoding,
+                options,
+                message.len(),
+                self.max_message_bytes,
+            )))
             .set_message_group_id(options.group_id.clone())
             .set_message_deduplication_id(options.deduplication_id.clone())
             .send()
@@ -841,7 +920,9 @@ impl SnsPublisher {
                         .set_subject(opts.subject.clone())
                         .set_message_attributes(Some(sns_attributes(
                             Some(enc.encoding),
-                            &opts.attributes,
+                            opts,
+                            enc.body.len(),
+                            self.max_message_bytes,
                         )))
                         .set_message_group_id(opts.group_id.clone())
                         .set_message_deduplication_id(opts.deduplication_id.clone())

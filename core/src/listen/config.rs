@@ -87,6 +87,14 @@ pub struct ListenerConfig {
     pub delete_linger: Duration,
     /// Stop gracefully on SIGTERM and SIGINT. Default on; bindings that own signals turn it off.
     pub handle_signals: bool,
+    /// The completion store as a URL (`memory`, `redis://host:6379/0`, `dynamodb://TABLE`; see
+    /// [`StoreSpec::parse`](super::StoreSpec::parse)), made when the listener first runs. A store set with
+    /// [`SqsListener::set_completion_store`](super::SqsListener::set_completion_store) wins. Default none.
+    pub completion_store: Option<String>,
+    /// Serve the counters and latencies as Prometheus text on this address while the listener runs
+    /// (`GET /metrics`): `host:port`, or a port alone for loopback (`9464` = `127.0.0.1:9464`; port 0 picks
+    /// a free one, see [`SqsListener::metrics_addr`](super::SqsListener::metrics_addr)). Default none.
+    pub metrics_addr: Option<String>,
 }
 
 setters!(ListenerConfig {
@@ -103,6 +111,8 @@ setters!(ListenerConfig {
 
 option_setters!(ListenerConfig {
     with_visibility_timeout => visibility_timeout: i32,
+    with_completion_store => completion_store: String,
+    with_metrics_addr => metrics_addr: String,
 });
 
 impl ListenerConfig {
@@ -119,6 +129,8 @@ impl ListenerConfig {
             shutdown_grace: Duration::from_secs(30),
             delete_linger: Duration::from_millis(20),
             handle_signals: true,
+            completion_store: None,
+            metrics_addr: None,
         }
     }
 
@@ -190,6 +202,13 @@ impl ListenerConfig {
         }
         if self.queue_url.is_empty() {
             return bad("queue_url is empty".into());
+        }
+        if let Some(url) = &self.completion_store {
+            super::StoreSpec::parse(url)
+                .map_err(|e| ListenerError::InvalidConfig(e.to_string()))?;
+        }
+        if let Some(addr) = &self.metrics_addr {
+            super::metrics::parse_addr(addr).map_err(ListenerError::InvalidConfig)?;
         }
         Ok(())
     }

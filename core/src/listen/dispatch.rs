@@ -198,24 +198,94 @@ pub(super) async fn dispatch(shared: &Arc<Shared>, message: &Arc<Message>) -> Ou
         let message = message.clone();
         let key = key.clone();
         async move {
-            if let Some(store) = &shared.dispatch.store {
-                if store.is_completed(&key, &s.name).await {
-                    Stats::add(&shared.stats.skipped_completed, 1);
-                    debug!(subscriber = %s.name, "already completed: skipped");
-                    return ProcessStatus::Done;
-                }
+            match &shared.dispatch.store {
+                Some(store) => run_claimed(shared, store.as_ref(), &key, s, &message).await,
+                None => run_handler(shared, &s.name, &s.handler, &message).await,
             }
-            let status = run_handler(shared, &s.name, &s.handler, &message).await;
-            if status.is_final() {
-                if let Some(store) = &shared.dispatch.store {
-                    store.mark_completed(&key, &s.name).await;
-                }
-            }
-            status
         }
     });
     let statuses = futures_join_all(runs).await;
     Outcome::after(statuses.iter().all(|s| s.is_final()))
+}
+
+/// Runs a subscriber under a completion-store claim (the protocol of [`super::store`]): skipped when
+/// completed, retried later when another claim is live or the store cannot be reached, the lease renewed
+/// while the handler runs, then completed (a final status) or released (a retry).
+async fn run_claimed(
+    shared: &Arc<Shared>,
+    store: &dyn CompletionStore,
+    key: &str,
+    s: &Subscriber,
+    message: &Arc<Message>,
+) -> ProcessStatus {
+    let token = shared.claim_token();
+    let name = s.name.as_str();
+    Stats::add(&shared.stats.store_calls, 1);
+    match store.claim(key, name, &token).await {
+        Ok(Claim::Acquired) => {}
+        Ok(Claim::Completed) => {
+            Stats::add(&shared.stats.skipped_completed, 1);
+            debug!(subscriber = name, key, "already completed: skipped");
+            return ProcessStatus::Done;
+        }
+        Ok(Claim::Busy) => {
+            Stats::add(&shared.stats.store_busy, 1);
+            info!(
+                subscriber = name,
+                key, "another claim is running it: retried later"
+            );
+            return ProcessStatus::RetryLater;
+        }
+        Err(error) => {
+            Stats::add(&shared.stats.store_errors, 1);
+            warn!(subscriber = name, %error, "completion store unavailable: retried later");
+            return ProcessStatus::RetriableError;
+        }
+    }
+    let work = run_handler(shared, name, &s.handler, message);
+    tokio::pin!(work);
+    let every = (store.lease() / 3).max(Duration::from_millis(20));
+    let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let status = loop {
+        tokio::select! {
+            status = &mut work => break status,
+            _ = renewals.tick() => {
+                Stats::add(&shared.stats.store_calls, 1);
+                match store.renew(key, name, &token).await {
+                    Ok(true) => {}
+                    Ok(false) => warn!(subscriber = name, key, "claim lost (its lease ran out): another process may run this message too"),
+                    Err(error) => {
+                        Stats::add(&shared.stats.store_errors, 1);
+                        warn!(subscriber = name, %error, "claim not renewed");
+                    }
+                }
+            }
+        }
+    };
+    if status.is_final() {
+        // The side effects happened: insist a little on recording it.
+        for attempt in 0..3u32 {
+            Stats::add(&shared.stats.store_calls, 1);
+            match store.complete(key, name, &token).await {
+                Ok(()) => break,
+                Err(error) => {
+                    Stats::add(&shared.stats.store_errors, 1);
+                    if attempt == 2 {
+                        warn!(subscriber = name, %error, "completion not recorded: a copy arriving after the lease runs out would run again");
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
+                }
+            }
+        }
+    } else {
+        Stats::add(&shared.stats.store_calls, 1);
+        if let Err(error) = store.release(key, name, &token).await {
+            Stats::add(&shared.stats.store_errors, 1);
+            debug!(subscriber = name, %error, "claim not released: it expires with its lease");
+        }
+    }
+    status
 }
 
 /// Awaits all futures concurrently (a small join_all, to avoid a dependency).
@@ -255,10 +325,10 @@ pub(super) async fn run_handler(
     let started = Instant::now();
     let result: Result<HandlerResult, String> = match handler {
         Handler::Async(f) => {
-            let fut = f(message.clone());
+            let fut = message.trace.scope(f(message.clone()));
             shared
                 .handlers
-                .spawn(fut)
+                .spawn(fut.in_current_span())
                 .await
                 .map_err(|e| panic_text(e.try_into_panic().ok()))
         }
@@ -266,9 +336,12 @@ pub(super) async fn run_handler(
             let f = f.clone();
             let m = message.clone();
             let running = shared.handlers.token();
+            let span = tracing::Span::current();
             match tokio::task::spawn_blocking(move || {
                 let _running = running;
-                std::panic::catch_unwind(AssertUnwindSafe(|| f(&m)))
+                let _entered = span.enter();
+                m.trace
+                    .in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| f(&m))))
             })
             .await
             {

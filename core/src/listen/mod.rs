@@ -28,6 +28,7 @@
 pub mod bench;
 mod config;
 mod dispatch;
+pub mod metrics;
 mod queued;
 mod receive;
 mod settle;
@@ -52,6 +53,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::aws::{AwsError, AwsSettings, LazyClient};
 use crate::codec::{self, Content, ENCODING_ATTRIBUTE};
+use crate::trace::TraceContext;
 use config::jitter;
 use dispatch::*;
 use receive::*;
@@ -60,7 +62,14 @@ use settle::*;
 pub use config::{ListenerConfig, RetryPolicy};
 pub use queued::{Deliveries, Delivery};
 pub use stats::{Stats, StatsSnapshot};
-pub use store::{CompletionStore, InMemoryCompletionStore, StoreFuture};
+#[cfg(feature = "dynamodb")]
+pub use store::DynamoDbCompletionStore;
+#[cfg(feature = "redis")]
+pub use store::RedisCompletionStore;
+pub use store::{
+    completion_store_from_url, Claim, CompletionStore, InMemoryCompletionStore, StoreError,
+    StoreFuture, StoreOptions, StoreSpec,
+};
 pub use types::{
     Filter, Handler, HandlerError, HandlerFuture, HandlerResult, InvalidPolicy, Message,
     ProcessStatus, RawPolicy, ReceivedAttribute, Subscriber, SubscriberKind, TransformFn,
@@ -119,6 +128,10 @@ pub struct SqsListener {
     stats: Arc<Stats>,
     stop: ShutdownHandle,
     running: AtomicBool,
+    /// The store made from `config.completion_store` (kept across runs), with the URL it was made from.
+    url_store: Mutex<Option<(String, Arc<dyn CompletionStore>)>>,
+    /// Where the metrics endpoint of the current run listens.
+    metrics_bound: Mutex<Option<std::net::SocketAddr>>,
 }
 
 impl SqsListener {
@@ -141,6 +154,8 @@ impl SqsListener {
             stats: Arc::new(Stats::default()),
             stop: ShutdownHandle::default(),
             running: AtomicBool::new(false),
+            url_store: Mutex::new(None),
+            metrics_bound: Mutex::new(None),
         }
     }
 
@@ -189,6 +204,36 @@ impl SqsListener {
 
     pub fn set_invalid_policy(&mut self, policy: InvalidPolicy) {
         self.dispatch.invalid = policy;
+    }
+
+    /// The address the metrics endpoint listens on while the listener runs (`metrics_addr` resolved, port 0
+    /// included), `None` when it is not serving.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_bound.lock().ok().and_then(|a| *a)
+    }
+
+    /// The completion store a run uses: the one set in code, else the one `config.completion_store` names
+    /// (made once per URL).
+    fn completion_store(&self) -> Result<Option<Arc<dyn CompletionStore>>, ListenerError> {
+        if let Some(store) = &self.dispatch.store {
+            return Ok(Some(store.clone()));
+        }
+        let Some(url) = &self.config.completion_store else {
+            return Ok(None);
+        };
+        let mut cached = self
+            .url_store
+            .lock()
+            .map_err(|_| ListenerError::InvalidConfig("completion store lock poisoned".into()))?;
+        if let Some((made_from, store)) = cached.as_ref() {
+            if made_from == url {
+                return Ok(Some(store.clone()));
+            }
+        }
+        let store = completion_store_from_url(url)
+            .map_err(|e| ListenerError::InvalidConfig(e.to_string()))?;
+        *cached = Some((url.clone(), store.clone()));
+        Ok(Some(store))
     }
 
     /// Skip subscribers that already succeeded for a message when it comes back (see [`CompletionStore`]).
@@ -290,8 +335,22 @@ impl SqsListener {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(30)
         });
+        let mut dispatch = self.dispatch.clone();
+        dispatch.store = self.completion_store()?;
         let soft_stop = stop.child_token();
         let hard_stop = CancellationToken::new();
+        let metrics = match &self.config.metrics_addr {
+            Some(addr) => {
+                let server = metrics::MetricsServer::bind(addr, &self.config.queue_url).await?;
+                if let Ok(mut bound) = self.metrics_bound.lock() {
+                    *bound = Some(server.local_addr());
+                }
+                Some(tokio::spawn(
+                    server.serve(self.stats.clone(), soft_stop.clone()),
+                ))
+            }
+            None => None,
+        };
         let (delete_tx, delete_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             client: client.clone(),
@@ -299,7 +358,9 @@ impl SqsListener {
             fifo,
             visibility,
             index: SubscriberIndex::new(&self.dispatch.subscribers),
-            dispatch: self.dispatch.clone(),
+            dispatch,
+            owner: claim_owner(),
+            claims: std::sync::atomic::AtomicU64::new(0),
             stats: self.stats.clone(),
             deletes: delete_tx,
             soft_stop: soft_stop.clone(),
@@ -351,6 +412,12 @@ impl SqsListener {
             );
         }
         shared.handlers.wait().await;
+        if let Some(server) = metrics {
+            let _ = server.await;
+        }
+        if let Ok(mut bound) = self.metrics_bound.lock() {
+            *bound = None;
+        }
         let snapshot = self.stats.snapshot();
         info!(
             received = snapshot.received,
@@ -405,6 +472,31 @@ struct Shared {
     handlers: TaskTracker,
     /// A configuration error that stopped the listener.
     fatal: Mutex<Option<AwsError>>,
+    /// This run's name in completion-store claims: the process id and a random part.
+    owner: String,
+    /// Claims made in this run (a claim's token is `owner` and this number).
+    claims: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    /// A new claim token, unique across processes and runs.
+    fn claim_token(&self) -> String {
+        let n = self.claims.fetch_add(1, Ordering::Relaxed);
+        format!("{}.{n}", self.owner)
+    }
+}
+
+/// `pid-random`: tells this run's claims from every other process's and run's.
+fn claim_owner() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{}-{:016x}", std::process::id(), h.finish())
 }
 
 #[cfg(test)]

@@ -156,6 +156,8 @@ mod tests {
             attributes: Default::default(),
             message_attributes: Default::default(),
             decoded: crate::codec::decode("{\"a\": 1}", None).unwrap(),
+            trace: crate::trace::TraceContext::new_root(),
+            parent_trace: None,
         })
     }
 

@@ -122,11 +122,29 @@ pub(super) async fn process_one(
 ) -> Outcome {
     shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
     let receipt = raw.receipt_handle().unwrap_or_default().to_owned();
-    let span = tracing::info_span!("message", message_id = raw.message_id().unwrap_or(""));
+    // OpenTelemetry's messaging conventions, and the W3C ids of the handling span (recorded once decoded).
+    let span = tracing::info_span!(
+        "message",
+        message_id = raw.message_id().unwrap_or(""),
+        otel.kind = "consumer",
+        messaging.system = "aws_sqs",
+        messaging.operation = "process",
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
+    );
     let receive_count = attribute_u32(&raw, MessageSystemAttributeName::ApproximateReceiveCount);
     let outcome = async {
         let outcome = match to_message(&raw, received_at, receive_count) {
             Ok(message) => {
+                let current = tracing::Span::current();
+                if !current.is_disabled() {
+                    current.record("trace_id", message.trace.trace_id_hex());
+                    current.record("span_id", message.trace.span_id_hex());
+                    if let Some(parent) = &message.parent_trace {
+                        current.record("parent_span_id", parent.span_id_hex());
+                    }
+                }
                 let message = Arc::new(message);
                 run_with_heartbeat(&shared, &message).await
             }
@@ -205,7 +223,10 @@ pub(super) fn to_message(
         .get("SentTimestamp")
         .and_then(|ms| ms.parse::<i64>().ok())
         .and_then(chrono::DateTime::from_timestamp_millis);
+    let parent_trace = Message::incoming_trace(&message_attributes, &attributes, &decoded);
     Ok(Message {
+        trace: parent_trace.map_or_else(TraceContext::new_root, |c| c.child()),
+        parent_trace,
         message_id: raw.message_id().unwrap_or_default().to_owned(),
         receipt_handle: raw.receipt_handle().unwrap_or_default().to_owned(),
         group_id: attributes.get("MessageGroupId").cloned(),

@@ -25,6 +25,9 @@ pub struct Stats {
     pub(crate) visibility_calls: AtomicU64,
     pub(crate) receive_errors: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    pub(crate) store_calls: AtomicU64,
+    pub(crate) store_errors: AtomicU64,
+    pub(crate) store_busy: AtomicU64,
     latency: Histogram,
 }
 
@@ -65,6 +68,12 @@ pub struct StatsSnapshot {
     pub receive_errors: u64,
     /// Messages being processed now.
     pub in_flight: u64,
+    /// Completion store round trips (claims, renewals, completions, releases).
+    pub store_calls: u64,
+    /// Completion store calls that failed (a failed claim retries the message).
+    pub store_errors: u64,
+    /// Claims that found another live claim (the message comes back later).
+    pub store_busy: u64,
     /// Handler latency percentiles.
     pub handler_p50: Duration,
     pub handler_p99: Duration,
@@ -73,7 +82,7 @@ pub struct StatsSnapshot {
 impl StatsSnapshot {
     /// Every counter by its name (snake case, as the C ABI's JSON and the Python binding spell them), in a
     /// fixed order, so that each binding lists them from one place.
-    pub fn counters(&self) -> [(&'static str, u64); 19] {
+    pub fn counters(&self) -> [(&'static str, u64); 22] {
         [
             ("receive_calls", self.receive_calls),
             ("received", self.received),
@@ -94,6 +103,9 @@ impl StatsSnapshot {
             ("visibility_calls", self.visibility_calls),
             ("receive_errors", self.receive_errors),
             ("in_flight", self.in_flight),
+            ("store_calls", self.store_calls),
+            ("store_errors", self.store_errors),
+            ("store_busy", self.store_busy),
         ]
     }
 
@@ -127,6 +139,9 @@ impl Stats {
             visibility_calls: self.visibility_calls.load(Relaxed),
             receive_errors: self.receive_errors.load(Relaxed),
             in_flight: self.in_flight.load(Relaxed),
+            store_calls: self.store_calls.load(Relaxed),
+            store_errors: self.store_errors.load(Relaxed),
+            store_busy: self.store_busy.load(Relaxed),
             handler_p50: p50,
             handler_p99: p99,
         }
@@ -154,6 +169,9 @@ impl Stats {
             &self.visibility_calls,
             &self.receive_errors,
             &self.in_flight,
+            &self.store_calls,
+            &self.store_errors,
+            &self.store_busy,
         ] {
             counter.store(0, Relaxed);
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::codec::{Content, Decoded};
+use crate::trace::{TraceContext, AWS_TRACE_HEADER, TRACEPARENT_ATTRIBUTE};
 use crate::value::Value;
 
 /// What a subscriber says about a message it processed (seed 003, "Processing payloads").
@@ -133,6 +134,13 @@ pub struct Message {
     pub message_attributes: HashMap<String, ReceivedAttribute>,
     /// The decoded payload, with SNS metadata when it came through SNS.
     pub decoded: Decoded,
+    /// The trace context of this message's handling: a child span of the sender's context, or a new trace
+    /// when the message carried none. Handlers run inside it ([`TraceContext::current`]), so what they
+    /// publish continues the trace.
+    pub trace: TraceContext,
+    /// The sender's context: the `traceparent` message attribute (of the SQS message, or of the SNS
+    /// notification it wraps), else X-Ray's `AWSTraceHeader` system attribute.
+    pub parent_trace: Option<TraceContext>,
 }
 
 impl Message {
@@ -151,6 +159,35 @@ impl Message {
             Content::Mega(p) => Some(p),
             _ => None,
         }
+    }
+
+    /// The sender's trace context, read from a message's attributes (see [`Message::parent_trace`]); a
+    /// malformed one is ignored (logged at debug level): tracing never fails a message.
+    pub fn incoming_trace(
+        message_attributes: &HashMap<String, ReceivedAttribute>,
+        attributes: &HashMap<String, String>,
+        decoded: &Decoded,
+    ) -> Option<TraceContext> {
+        let sqs = message_attributes
+            .get(TRACEPARENT_ATTRIBUTE)
+            .and_then(|a| a.string_value.as_deref());
+        let sns = || {
+            decoded
+                .sns
+                .as_ref()
+                .and_then(|m| m.message_attributes.get(TRACEPARENT_ATTRIBUTE))
+                .map(|a| a.value.as_str())
+        };
+        if let Some(text) = sqs.or_else(sns) {
+            match TraceContext::parse(text) {
+                Ok(c) => return Some(c),
+                Err(e) => tracing::debug!(error = %e, "traceparent ignored"),
+            }
+        }
+        let xray = attributes.get(AWS_TRACE_HEADER)?;
+        TraceContext::from_aws_trace_header(xray)
+            .map_err(|e| tracing::debug!(error = %e, "AWSTraceHeader ignored"))
+            .ok()
     }
 
     /// A string message attribute.

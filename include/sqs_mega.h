@@ -336,6 +336,17 @@ typedef bool (*mega_predicate)(void *userdata, const mega_value *value);
 // it in the queue (1: it comes back, then reaches the dead-letter queue if there is one).
 #define MEGA_LISTENER_KEEP_UNMATCHED 11
 
+// Text, for [`mega_listener_set_text`]: the completion store as a URL, so that a subscriber does not run
+// twice for a message delivered twice: `memory` (this process; `memory://?capacity=N`),
+// `redis://[user:password@]host[:port][/db]`, `rediss://…`, `dynamodb://TABLE[?region=…&endpoint_url=…]`;
+// every kind takes `lease=30s` and `ttl=24h`. Made when the listener runs. Default none.
+#define MEGA_LISTENER_COMPLETION_STORE 12
+
+// Text, for [`mega_listener_set_text`]: serve the counters as Prometheus text (`GET /metrics`) on this
+// address while the listener runs: `9464` (loopback), `127.0.0.1:9464`, `0.0.0.0:9464`; port 0 picks a free
+// one ([`mega_listener_metrics_port`]). Default none.
+#define MEGA_LISTENER_METRICS_ADDR 13
+
 // ReceiveMessage calls made.
 #define MEGA_STAT_RECEIVE_CALLS 0
 
@@ -386,6 +397,15 @@ typedef bool (*mega_predicate)(void *userdata, const mega_value *value);
 
 // 99th percentile callback time, microseconds.
 #define MEGA_STAT_HANDLER_P99_US 16
+
+// Completion store round trips (claims, renewals, completions, releases).
+#define MEGA_STAT_STORE_CALLS 17
+
+// Completion store calls that failed (a failed claim retries the message).
+#define MEGA_STAT_STORE_ERRORS 18
+
+// Claims that found another live claim (the message comes back later).
+#define MEGA_STAT_STORE_BUSY 19
 
 // The MEGA JSON pattern format (`docs/patterns.md`), subscriber rules (`{"$event": …}`) included.
 #define MEGA_SYNTAX_MEGA 0
@@ -524,7 +544,9 @@ mega_result mega_listener_subscribe_queued_pattern(mega_listener *listener,
 // Waits up to `timeout_ms` milliseconds (0: do not wait) for the next message of the listener's queued
 // subscribers. On success `*out` is a new delivery, or NULL when none came in time. Call it from any
 // number of the program's own threads while [`crate::mega_listener_run`] runs on another (each delivery
-// goes to one caller); never from a callback of this library.
+// goes to one caller); never from a callback of this library. From the moment a thread takes a delivery
+// until it completes or frees it, the delivery's trace context is that thread's current one: what the
+// thread publishes meanwhile continues the trace ([`crate::mega_message_traceparent`]).
 //
 // Errors: `MEGA_RESULT_INVALID_ARGUMENT` (a negative timeout).
 mega_result mega_listener_next_delivery(const mega_listener *listener,
@@ -598,6 +620,18 @@ void mega_listener_free(mega_listener *listener);
 // (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting and the value; the setting keeps its old value), so a
 // listener whose settings were all accepted can always start. `MEGA_RESULT_BUSY` while running.
 mega_result mega_listener_set(mega_listener *listener, mega_listener_option option, int64_t value);
+
+// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`); `value` NULL
+// clears it. The value is checked here (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting, the value (a
+// URL's password hidden) and the problem; the setting keeps its old value): a store URL is parsed, not
+// connected to, so a store that cannot be reached fails `mega_listener_run`. `MEGA_RESULT_BUSY` while
+// running.
+mega_result mega_listener_set_text(mega_listener *listener, mega_listener_option option, const char *value);
+
+// The port the metrics endpoint (`MEGA_LISTENER_METRICS_ADDR`) listens on while the listener runs (the
+// one picked for port 0), or 0 when it is not serving (not running, not yet bound, or not asked for).
+// Callable from any thread.
+mega_result mega_listener_metrics_port(const mega_listener *listener, uint16_t *out);
 
 // Adds a subscriber: `name` (unique in this listener), the payloads it takes (`MEGA_SUBSCRIBER_*`), a
 // pattern text in `syntax` (or NULL: everything of its kind), and the callback with its `userdata` (which
@@ -712,6 +746,23 @@ mega_result mega_message_system_attribute(const mega_message *message, const cha
 // The payload as one BSON document, borrowed (`MEGA_RESULT_WRONG_TYPE` for plaintext, binary and empty).
 mega_result mega_message_payload_bson(const mega_message *message, const uint8_t **data, size_t *len);
 
+// The trace context of this message's handling as a W3C `traceparent`
+// (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`), borrowed: a child span of the sender's context
+// (same trace id, a new span id), or a new trace when the message carried none. While a callback runs, and
+// while a thread holds a pulled delivery, what that thread publishes continues this trace.
+mega_result mega_message_traceparent(const mega_message *message, mega_str *out);
+
+// The trace id of [`mega_message_traceparent`] (32 lowercase hex digits), borrowed.
+mega_result mega_message_trace_id(const mega_message *message, mega_str *out);
+
+// The span id of [`mega_message_traceparent`] (16 lowercase hex digits), borrowed.
+mega_result mega_message_span_id(const mega_message *message, mega_str *out);
+
+// The sender's trace context as a `traceparent`, borrowed: the message's `traceparent` attribute (or the
+// SNS notification's), else X-Ray's `AWSTraceHeader`. `MEGA_RESULT_NOT_FOUND` when the message carried
+// none.
+mega_result mega_message_parent_traceparent(const mega_message *message, mega_str *out);
+
 // A new, empty set of user functions.
 mega_result mega_callbacks_new(mega_callbacks **out);
 
@@ -778,6 +829,15 @@ mega_result mega_publish_options_set_deduplication_id(mega_publish_options *opti
 
 // SNS only: the notification's subject (NULL unsets).
 mega_result mega_publish_options_set_subject(mega_publish_options *options, const char *subject);
+
+// The trace context to send, as a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`; NULL unsets). By
+// default a message carries a `traceparent` attribute: a child of the context this thread is handling (in a
+// callback, or between taking a delivery and completing it), else a new trace. Errors:
+// `MEGA_RESULT_INVALID_ARGUMENT` (not a valid `traceparent`; the option keeps its value).
+mega_result mega_publish_options_set_traceparent(mega_publish_options *options, const char *traceparent);
+
+// Send no `traceparent` attribute (`true`), or the default one (`false`, the default).
+mega_result mega_publish_options_set_no_trace(mega_publish_options *options, bool no_trace);
 
 // SQS only: delay delivery by 0 to 900 seconds (negative unsets).
 mega_result mega_publish_options_set_delay_seconds(mega_publish_options *options, int32_t delay_seconds);

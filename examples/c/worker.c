@@ -10,6 +10,12 @@
  * It prints one line per handled message, the message id first: `ID event NAME attempt N`, `ID data JSON`.
  * SIGTERM or SIGINT stop it gracefully (callbacks in flight finish) with exit status 0.
  *
+ * Environment:
+ *   MEGA_COMPLETION_STORE  where subscribers' completions are kept, so that a message delivered twice is
+ *                          handled once: `memory`, `redis://HOST:6379/0`, `dynamodb://TABLE` (unset: no
+ *                          store). An invalid URL exits with status 1 and says why.
+ *   MEGA_METRICS_ADDR      serve Prometheus metrics (GET /metrics) there: `9464`, `0.0.0.0:9464` (unset: none)
+ *
  * Build (see the README, "C"):
  *   cargo build --release -p sqs-mega-ffi
  *   cc -std=c11 -Wall -Iinclude examples/c/worker.c -Ltarget/release -lsqs_mega -Wl,-rpath,target/release \
@@ -134,6 +140,15 @@ int main(int argc, char **argv) {
     if (local != NULL) {
         check(mega_listener_set(listener, MEGA_LISTENER_WAIT_TIME_SECONDS, 1), "wait time");
         check(mega_listener_set(listener, MEGA_LISTENER_MAX_IN_FLIGHT, 1), "max in flight");
+    }
+    /* A bad value is refused here, naming the setting and the problem (a URL's password never shown). */
+    if (getenv("MEGA_COMPLETION_STORE") != NULL && getenv("MEGA_COMPLETION_STORE")[0] != '\0') {
+        check(mega_listener_set_text(listener, MEGA_LISTENER_COMPLETION_STORE, getenv("MEGA_COMPLETION_STORE")),
+              "MEGA_COMPLETION_STORE");
+    }
+    if (getenv("MEGA_METRICS_ADDR") != NULL && getenv("MEGA_METRICS_ADDR")[0] != '\0') {
+        check(mega_listener_set_text(listener, MEGA_LISTENER_METRICS_ADDR, getenv("MEGA_METRICS_ADDR")),
+              "MEGA_METRICS_ADDR");
     }
     check(mega_listener_subscribe(listener, "user-events", MEGA_SUBSCRIBER_EVENT,
                                   "{\"$event\": {\"domain\": \"user\", \"name\": {\"$match\": \"user:\"}}}",

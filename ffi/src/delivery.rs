@@ -83,7 +83,9 @@ pub unsafe extern "C" fn mega_listener_subscribe_queued_pattern(
 /// Waits up to `timeout_ms` milliseconds (0: do not wait) for the next message of the listener's queued
 /// subscribers. On success `*out` is a new delivery, or NULL when none came in time. Call it from any
 /// number of the program's own threads while [`crate::mega_listener_run`] runs on another (each delivery
-/// goes to one caller); never from a callback of this library.
+/// goes to one caller); never from a callback of this library. From the moment a thread takes a delivery
+/// until it completes or frees it, the delivery's trace context is that thread's current one: what the
+/// thread publishes meanwhile continues the trace ([`crate::mega_message_traceparent`]).
 ///
 /// Errors: `MEGA_RESULT_INVALID_ARGUMENT` (a negative timeout).
 #[no_mangle]
@@ -108,10 +110,16 @@ pub unsafe extern "C" fn mega_listener_next_delivery(
             None => std::ptr::null_mut(),
             // The wrapper points into the delivery's message, which is shared on the heap: it does not
             // move with the delivery.
-            Some(inner) => Box::into_raw(Box::new(mega_delivery {
-                message: mega_message::new(inner.message()),
-                inner,
-            })),
+            Some(inner) => {
+                let trace = inner.message().trace;
+                let d = Box::into_raw(Box::new(mega_delivery {
+                    message: mega_message::new(inner.message()),
+                    inner,
+                }));
+                // What this thread publishes until it completes the delivery continues its trace.
+                crate::trace::enter(d as usize, trace);
+                d
+            }
         };
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, delivery) };
@@ -173,6 +181,7 @@ pub unsafe extern "C" fn mega_delivery_complete(
             ))
         })?;
         let took = d.inner.complete(status);
+        crate::trace::leave(delivery as usize);
         if !accepted.is_null() {
             // SAFETY: non-NULL, valid for a write, as the header requires.
             unsafe { write_out(accepted, took) };
@@ -192,6 +201,7 @@ pub unsafe extern "C" fn mega_delivery_free(delivery: *mut mega_delivery) {
         return;
     }
     guard_void(|| {
+        crate::trace::leave(delivery as usize);
         // SAFETY: made by `mega_listener_next_delivery`, given back once.
         drop(unsafe { Box::from_raw(delivery) });
     });

@@ -34,6 +34,7 @@ mod local;
 mod message;
 mod pattern;
 mod publish;
+mod trace;
 mod value;
 
 pub use aws::*;

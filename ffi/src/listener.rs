@@ -2,7 +2,7 @@
 //! deliveries (`delivery.rs`); what they read is a `mega_message` (`message.rs`).
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,6 +99,15 @@ pub const MEGA_LISTENER_HANDLE_SIGNALS: mega_listener_option = 10;
 /// What to do with a message no subscriber matches: delete it (0, the default, as in the MEGA seed) or keep
 /// it in the queue (1: it comes back, then reaches the dead-letter queue if there is one).
 pub const MEGA_LISTENER_KEEP_UNMATCHED: mega_listener_option = 11;
+/// Text, for [`mega_listener_set_text`]: the completion store as a URL, so that a subscriber does not run
+/// twice for a message delivered twice: `memory` (this process; `memory://?capacity=N`),
+/// `redis://[user:password@]host[:port][/db]`, `rediss://…`, `dynamodb://TABLE[?region=…&endpoint_url=…]`;
+/// every kind takes `lease=30s` and `ttl=24h`. Made when the listener runs. Default none.
+pub const MEGA_LISTENER_COMPLETION_STORE: mega_listener_option = 12;
+/// Text, for [`mega_listener_set_text`]: serve the counters as Prometheus text (`GET /metrics`) on this
+/// address while the listener runs: `9464` (loopback), `127.0.0.1:9464`, `0.0.0.0:9464`; port 0 picks a free
+/// one ([`mega_listener_metrics_port`]). Default none.
+pub const MEGA_LISTENER_METRICS_ADDR: mega_listener_option = 13;
 
 /// A listener counter, for [`mega_listener_stat`]: one of `MEGA_STAT_*`.
 pub type mega_stat = u32;
@@ -136,6 +145,12 @@ pub const MEGA_STAT_HEARTBEATS: mega_stat = 14;
 pub const MEGA_STAT_HANDLER_P50_US: mega_stat = 15;
 /// 99th percentile callback time, microseconds.
 pub const MEGA_STAT_HANDLER_P99_US: mega_stat = 16;
+/// Completion store round trips (claims, renewals, completions, releases).
+pub const MEGA_STAT_STORE_CALLS: mega_stat = 17;
+/// Completion store calls that failed (a failed claim retries the message).
+pub const MEGA_STAT_STORE_ERRORS: mega_stat = 18;
+/// Claims that found another live claim (the message comes back later).
+pub const MEGA_STAT_STORE_BUSY: mega_stat = 19;
 
 /// Deliveries waiting to be pulled, at most (the listener's in-flight bound applies first).
 const DELIVERY_CAPACITY: usize = 1024;
@@ -154,6 +169,8 @@ pub struct mega_listener {
     /// shutdown.
     stop: Arc<AtomicBool>,
     running: AtomicBool,
+    /// The metrics endpoint's port while a run serves it, else 0.
+    metrics_port: AtomicU16,
 }
 
 /// A new listener on the queue at `queue_url`, with no subscribers. Nothing is contacted until
@@ -181,6 +198,7 @@ pub unsafe extern "C" fn mega_listener_new(
             deliveries: Deliveries::new(DELIVERY_CAPACITY),
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicBool::new(false),
+            metrics_port: AtomicU16::new(0),
         });
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(l)) };
@@ -243,6 +261,8 @@ fn option_name(option: mega_listener_option) -> Option<&'static str> {
         MEGA_LISTENER_RETRY_MAX_MS => "MEGA_LISTENER_RETRY_MAX_MS",
         MEGA_LISTENER_HANDLE_SIGNALS => "MEGA_LISTENER_HANDLE_SIGNALS",
         MEGA_LISTENER_KEEP_UNMATCHED => "MEGA_LISTENER_KEEP_UNMATCHED",
+        MEGA_LISTENER_COMPLETION_STORE => "MEGA_LISTENER_COMPLETION_STORE",
+        MEGA_LISTENER_METRICS_ADDR => "MEGA_LISTENER_METRICS_ADDR",
         _ => return None,
     })
 }
@@ -297,10 +317,72 @@ pub unsafe extern "C" fn mega_listener_set(
                 });
                 return Ok(());
             }
+            MEGA_LISTENER_COMPLETION_STORE | MEGA_LISTENER_METRICS_ADDR => {
+                return Err(Error::invalid(format!(
+                    "{name} is a text setting: set it with mega_listener_set_text"
+                )))
+            }
             _ => unreachable!("option_name knows every setting"),
         }
         st.set_config(c)
             .map_err(|e| Error::invalid(format!("{name} = {value}: {e}")))
+    })
+}
+
+/// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`); `value` NULL
+/// clears it. The value is checked here (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting, the value (a
+/// URL's password hidden) and the problem; the setting keeps its old value): a store URL is parsed, not
+/// connected to, so a store that cannot be reached fails `mega_listener_run`. `MEGA_RESULT_BUSY` while
+/// running.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_set_text(
+    listener: *mut mega_listener,
+    option: mega_listener_option,
+    value: *const c_char,
+) -> mega_result {
+    guard("mega_listener_set_text", || {
+        // SAFETY: a live object or NULL; NUL-terminated text or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        let value = unsafe { opt_str(value, "value") }?.map(str::to_owned);
+        let mut st = state_of(l)?;
+        let mut c = st.config().clone();
+        let name = match option {
+            MEGA_LISTENER_COMPLETION_STORE => {
+                c.completion_store = value;
+                "MEGA_LISTENER_COMPLETION_STORE"
+            }
+            MEGA_LISTENER_METRICS_ADDR => {
+                c.metrics_addr = value;
+                "MEGA_LISTENER_METRICS_ADDR"
+            }
+            other => {
+                return Err(Error::invalid(match option_name(other) {
+                    Some(n) => format!("{n} is a number setting: set it with mega_listener_set"),
+                    None => format!("`option` {other} is not a MEGA_LISTENER_* setting"),
+                }))
+            }
+        };
+        // The core's message names the value (a store URL with its password hidden) and the problem.
+        st.set_config(c)
+            .map_err(|e| Error::invalid(format!("{name}: {e}")))
+    })
+}
+
+/// The port the metrics endpoint (`MEGA_LISTENER_METRICS_ADDR`) listens on while the listener runs (the
+/// one picked for port 0), or 0 when it is not serving (not running, not yet bound, or not asked for).
+/// Callable from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn mega_listener_metrics_port(
+    listener: *const mega_listener,
+    out: *mut u16,
+) -> mega_result {
+    guard("mega_listener_metrics_port", || {
+        out_ptr(out, "out")?;
+        // SAFETY: a live object or NULL.
+        let l = unsafe { arg_ref(listener, "listener") }?;
+        // SAFETY: checked non-NULL.
+        unsafe { write_out(out, l.metrics_port.load(Ordering::Acquire)) };
+        Ok(())
     })
 }
 
@@ -481,7 +563,19 @@ fn run(l: &mega_listener) -> Result<(), Error> {
         if l.stop.load(Ordering::Acquire) {
             listener.shutdown_handle().shutdown();
         }
-        let result = listener.listen().await;
+        // The metrics endpoint's address is known once the run bound it: copied where any thread reads it.
+        let listen = listener.listen();
+        tokio::pin!(listen);
+        let result = loop {
+            tokio::select! {
+                r = &mut listen => break r,
+                _ = tokio::time::sleep(Duration::from_millis(5)) => {
+                    let port = listener.metrics_addr().map_or(0, |a| a.port());
+                    l.metrics_port.store(port, Ordering::Release);
+                }
+            }
+        };
+        l.metrics_port.store(0, Ordering::Release);
         watcher.abort();
         result
     })?;
@@ -553,6 +647,9 @@ pub unsafe extern "C" fn mega_listener_stat(
             MEGA_STAT_HEARTBEATS => s.heartbeats,
             MEGA_STAT_HANDLER_P50_US => s.handler_p50.as_micros() as u64,
             MEGA_STAT_HANDLER_P99_US => s.handler_p99.as_micros() as u64,
+            MEGA_STAT_STORE_CALLS => s.store_calls,
+            MEGA_STAT_STORE_ERRORS => s.store_errors,
+            MEGA_STAT_STORE_BUSY => s.store_busy,
             other => {
                 return Err(Error::invalid(format!(
                     "`stat` {other} is not a MEGA_STAT_* counter"
@@ -614,6 +711,7 @@ mod tests {
             deliveries: Deliveries::new(1),
             stop: Arc::new(AtomicBool::new(true)),
             running: AtomicBool::new(true),
+            metrics_port: AtomicU16::new(0),
         };
         // As mega_listener_run does, with a run that panics.
         let result = guard("test", || {

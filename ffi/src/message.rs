@@ -21,6 +21,8 @@ pub struct mega_message {
     derived: Derived,
     attributes: OnceLock<String>,
     sns: OnceLock<Option<String>>,
+    /// The handling context's `traceparent` and the sender's.
+    trace: OnceLock<(String, Option<String>)>,
 }
 
 impl mega_message {
@@ -31,12 +33,23 @@ impl mega_message {
             derived: Derived::default(),
             attributes: OnceLock::new(),
             sns: OnceLock::new(),
+            trace: OnceLock::new(),
         }
     }
 
     fn message(&self) -> &Message {
         // SAFETY: the message outlives this wrapper, which lives only during the callback.
         unsafe { &*self.msg }
+    }
+
+    fn traces(&self) -> &(String, Option<String>) {
+        self.trace.get_or_init(|| {
+            let m = self.message();
+            (
+                m.trace.traceparent(),
+                m.parent_trace.map(|p| p.traceparent()),
+            )
+        })
     }
 
     fn payload(&self) -> &Value {
@@ -288,5 +301,58 @@ pub unsafe extern "C" fn mega_message_payload_bson(
             write_out(len, b.len());
         }
         Ok(())
+    })
+}
+
+/// The trace context of this message's handling as a W3C `traceparent`
+/// (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`), borrowed: a child span of the sender's context
+/// (same trace id, a new span id), or a new trace when the message carried none. While a callback runs, and
+/// while a thread holds a pulled delivery, what that thread publishes continues this trace.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_traceparent(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_traceparent", message, out, |m| {
+        Ok(mega_str::of(&m.traces().0))
+    })
+}
+
+/// The trace id of [`mega_message_traceparent`] (32 lowercase hex digits), borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_trace_id(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_trace_id", message, out, |m| {
+        Ok(mega_str::of(&m.traces().0[3..35]))
+    })
+}
+
+/// The span id of [`mega_message_traceparent`] (16 lowercase hex digits), borrowed.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_span_id(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_span_id", message, out, |m| {
+        Ok(mega_str::of(&m.traces().0[36..52]))
+    })
+}
+
+/// The sender's trace context as a `traceparent`, borrowed: the message's `traceparent` attribute (or the
+/// SNS notification's), else X-Ray's `AWSTraceHeader`. `MEGA_RESULT_NOT_FOUND` when the message carried
+/// none.
+#[no_mangle]
+pub unsafe extern "C" fn mega_message_parent_traceparent(
+    message: *const mega_message,
+    out: *mut mega_str,
+) -> mega_result {
+    read_message("mega_message_parent_traceparent", message, out, |m| {
+        m.traces()
+            .1
+            .as_deref()
+            .map(mega_str::of)
+            .ok_or_else(|| Error::not_found("the message carried no trace context"))
     })
 }

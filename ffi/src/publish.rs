@@ -124,6 +124,43 @@ pub unsafe extern "C" fn mega_publish_options_set_subject(
     )
 }
 
+/// The trace context to send, as a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`; NULL unsets). By
+/// default a message carries a `traceparent` attribute: a child of the context this thread is handling (in a
+/// callback, or between taking a delivery and completing it), else a new trace. Errors:
+/// `MEGA_RESULT_INVALID_ARGUMENT` (not a valid `traceparent`; the option keeps its value).
+#[no_mangle]
+pub unsafe extern "C" fn mega_publish_options_set_traceparent(
+    options: *mut mega_publish_options,
+    traceparent: *const c_char,
+) -> mega_result {
+    guard("mega_publish_options_set_traceparent", || {
+        // SAFETY: a live object or NULL; NUL-terminated text or NULL (NULL unsets).
+        let o = unsafe { arg_mut(options, "options") }?;
+        let text = unsafe { opt_str(traceparent, "traceparent") }?;
+        o.inner.trace = match text {
+            None => None,
+            Some(t) => Some(
+                mega_core::trace::TraceContext::parse(t)
+                    .map_err(|e| Error::invalid(format!("`traceparent`: {e}")))?,
+            ),
+        };
+        Ok(())
+    })
+}
+
+/// Send no `traceparent` attribute (`true`), or the default one (`false`, the default).
+#[no_mangle]
+pub unsafe extern "C" fn mega_publish_options_set_no_trace(
+    options: *mut mega_publish_options,
+    no_trace: bool,
+) -> mega_result {
+    guard("mega_publish_options_set_no_trace", || {
+        // SAFETY: a live object or NULL.
+        unsafe { arg_mut(options, "options") }?.inner.no_trace = no_trace;
+        Ok(())
+    })
+}
+
 /// SQS only: delay delivery by 0 to 900 seconds (negative unsets).
 #[no_mangle]
 pub unsafe extern "C" fn mega_publish_options_set_delay_seconds(
@@ -309,6 +346,7 @@ fn publish_content(
     raw: Option<&str>,
     options: &PublishOptions,
 ) -> Result<Published, Error> {
+    let options = &*crate::trace::with_current(options);
     let result = block_on(async {
         match raw {
             None => publisher.inner.publish(content, options).await,
@@ -567,7 +605,14 @@ pub unsafe extern "C" fn mega_publisher_publish_batch(
         // SAFETY: live objects or NULL.
         let p = unsafe { arg_ref(publisher, "publisher") }?;
         let b = unsafe { arg_ref(batch, "batch") }?;
-        let entries = b.entries.clone();
+        let entries = b
+            .entries
+            .iter()
+            .map(|e| BatchEntry {
+                content: e.content.clone(),
+                options: crate::trace::with_current(&e.options).into_owned(),
+            })
+            .collect();
         let results = block_on(p.inner.publish_batch(entries))?;
         let r = mega_batch_result {
             entries: results

@@ -18,7 +18,7 @@ mkdir -p "$out"
 
 cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -Iinclude -Itests/c)
 libs=(-L"$lib" -lsqs_mega -Wl,-rpath,"$lib" -lpthread)
-tests=(${MEGA_C_TESTS:-test_decode test_patterns test_misuse test_listener})
+tests=(${MEGA_C_TESTS:-test_decode test_patterns test_misuse test_listener test_trace})
 
 # Valgrind, pkg-config and g++: installed here if missing (CI machines may be new).
 missing=()
@@ -31,6 +31,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then sudo_="sudo -n"; fi
     $sudo_ apt-get update -qq
     $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# test_trace runs its completion store on Redis when redis-server is installed (a private server on a free
+# port, no persistence), else in memory.
+redis_pid=""
+if command -v redis-server >/dev/null; then
+    redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$out/redis.out" 2>&1 &
+    redis_pid=$!
+    trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+    export MEGA_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+    echo "== Redis for test_trace at $MEGA_TEST_REDIS_URL"
 fi
 
 status=0
@@ -76,6 +88,24 @@ if ! timeout 60 "$out/worker" --demo >"$out/worker.out" 2>&1 || [ "$(grep -cE '^
     status=1
 else
     cat "$out/worker.out"
+fi
+
+# The demo again with a memory completion store and metrics from the environment; a bad store URL makes the
+# worker exit 1 naming the variable and the problem.
+echo "== examples/c/worker.c --demo with MEGA_COMPLETION_STORE=memory, MEGA_METRICS_ADDR=127.0.0.1:0"
+if ! MEGA_COMPLETION_STORE=memory MEGA_METRICS_ADDR=127.0.0.1:0 timeout 60 "$out/worker" --demo >"$out/worker-store.out" 2>&1 \
+    || [ "$(grep -cE '^[0-9a-f-]{36} (event|data) ' "$out/worker-store.out")" != 3 ]; then
+    cat "$out/worker-store.out"
+    echo "FAILED: examples/c/worker.c with MEGA_COMPLETION_STORE=memory"
+    status=1
+fi
+echo "== examples/c/worker.c with a bad MEGA_COMPLETION_STORE exits 1"
+bad_status=0
+MEGA_COMPLETION_STORE='redis://user:hunter2@cache:6379/0?lease=soon' timeout 60 "$out/worker" --demo >"$out/worker-bad.out" 2>&1 || bad_status=$?
+cat "$out/worker-bad.out"
+if [ "$bad_status" != 1 ] || ! grep -q 'MEGA_COMPLETION_STORE failed: .*lease' "$out/worker-bad.out" || grep -q hunter2 "$out/worker-bad.out"; then
+    echo "FAILED: a bad MEGA_COMPLETION_STORE (exit status $bad_status)"
+    status=1
 fi
 
 # The worker on a real endpoint named by AWS_ENDPOINT_URL alone (as every AWS SDK reads it): `mega local` in

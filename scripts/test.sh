@@ -58,6 +58,10 @@ step "moto server (third-party SQS/SNS implementation for the fidelity tests)"
 MEGA_MOTO_SERVER="$(bash scripts/setup-moto.sh)"
 export MEGA_MOTO_SERVER
 
+step "redis-server (Debian's package: the completion-store tests start their own on loopback ports)"
+MEGA_REDIS_SERVER="$(bash scripts/setup-redis.sh)"
+export MEGA_REDIS_SERVER
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

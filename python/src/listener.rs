@@ -61,7 +61,7 @@ impl NativeListener {
     #[pyo3(signature = (
         queue_url, *, settings, max_number_of_messages, wait_time_seconds, visibility_timeout, pollers,
         max_in_flight, shutdown_grace, heartbeat, retry_base, retry_max, unmatched, raw, invalid,
-        completion_store_capacity,
+        completion_store_capacity, completion_store_url = None, metrics_addr = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -80,6 +80,8 @@ impl NativeListener {
         raw: &str,
         invalid: &str,
         completion_store_capacity: Option<usize>,
+        completion_store_url: Option<String>,
+        metrics_addr: Option<String>,
     ) -> PyResult<NativeListener> {
         let mut config = ListenerConfig::new(queue_url)
             .with_max_number_of_messages(max_number_of_messages)
@@ -95,6 +97,8 @@ impl NativeListener {
             // Python owns the signals (mega/aws/sqs/subscribe.py installs and restores its handlers).
             .with_handle_signals(false);
         config.visibility_timeout = visibility_timeout;
+        config.completion_store = completion_store_url;
+        config.metrics_addr = metrics_addr;
         config.validate().map_err(|e| errors::from_mega(&e))?;
         let mut listener = SqsListener::new(&settings.inner, config);
         listener.set_unmatched_policy(match unmatched {
@@ -246,6 +250,16 @@ impl NativeListener {
         Ok(got.map(|d| Delivery { inner: d }))
     }
 
+    /// `(host, port)` of the metrics endpoint while a run serves it, else `None`.
+    #[getter]
+    fn metrics_addr(&self) -> Option<(String, u16)> {
+        self.listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .metrics_addr()
+            .map(|a| (a.ip().to_string(), a.port()))
+    }
+
     /// The counters of the current (or last) run.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let snapshot = self
@@ -323,6 +337,16 @@ impl Delivery {
                 .transpose()?,
         )?;
         Ok(d)
+    }
+
+    /// `(traceparent, parent)`: the W3C `traceparent` of this message's handling (a child span of the
+    /// sender's, or a new trace), and the sender's (`None` when the message carried none).
+    fn trace(&self) -> (String, Option<String>) {
+        let m = self.inner.message();
+        (
+            m.trace.traceparent(),
+            m.parent_trace.map(|p| p.traceparent()),
+        )
     }
 
     /// Says what became of the message: 1 DONE, 2 RETRY_LATER, 3 FATAL_ERROR, 4 RETRIABLE_ERROR. `False` when

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
 use sqs_mega::aws::AwsSettings;
 use sqs_mega::publish::{Attribute, BatchEntry, PublishOptions, Published, Publisher};
+use sqs_mega::trace::TraceContext;
 
 use crate::codec::content_of;
 use crate::convert::is_decimal;
@@ -106,8 +107,18 @@ fn options(
     group_id: Option<String>,
     deduplication_id: Option<String>,
     subject: Option<String>,
+    traceparent: Option<String>,
+    parent_trace: Option<String>,
 ) -> PyResult<PublishOptions> {
     let mut o = PublishOptions::default().with_binary_encoding(binary_encoding);
+    // The context given is sent as it is; the handler's (read by Python from its context variable) is
+    // continued with a new span.
+    if let Some(t) = traceparent {
+        o.trace =
+            Some(TraceContext::parse(&t).map_err(|e| errors::invalid_argument(e.to_string()))?);
+    } else if let Some(p) = parent_trace {
+        o.trace = TraceContext::parse(&p).ok().map(|c| c.child());
+    }
     o.delay_seconds = delay_seconds;
     o.group_id = group_id;
     o.deduplication_id = deduplication_id;
@@ -147,7 +158,8 @@ impl NativePublisher {
     /// Encodes and sends one payload (`kind` and `value` as `mega._payload.classify` gives them), without
     /// the GIL while it waits: `{"message_id", "sequence_number"}`.
     #[pyo3(signature = (kind, value, *, binary_encoding = false, attributes = None, delay_seconds = None,
-                        group_id = None, deduplication_id = None, subject = None))]
+                        group_id = None, deduplication_id = None, subject = None, traceparent = None,
+                        parent_trace = None))]
     #[allow(clippy::too_many_arguments)]
     fn publish<'py>(
         &self,
@@ -160,6 +172,8 @@ impl NativePublisher {
         group_id: Option<String>,
         deduplication_id: Option<String>,
         subject: Option<String>,
+        traceparent: Option<String>,
+        parent_trace: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let content = content_of(kind, value)?;
         let options = options(
@@ -169,6 +183,8 @@ impl NativePublisher {
             group_id,
             deduplication_id,
             subject,
+            traceparent,
+            parent_trace,
         )?;
         let runtime = crate::runtime()?;
         let result = py.detach(|| runtime.block_on(self.inner.publish(content, &options)));
@@ -201,6 +217,8 @@ impl NativePublisher {
                 get("group_id")?.map(|v| v.extract()).transpose()?,
                 get("deduplication_id")?.map(|v| v.extract()).transpose()?,
                 get("subject")?.map(|v| v.extract()).transpose()?,
+                get("traceparent")?.map(|v| v.extract()).transpose()?,
+                get("parent_trace")?.map(|v| v.extract()).transpose()?,
             )?;
             let mut entry = BatchEntry::new(content_of(kind, value)?);
             entry.options = o;

@@ -19,10 +19,16 @@ from conftest import ROOT
 WORKER = os.path.join(ROOT, "examples", "python", "worker.py")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_worker_example(endpoint: Any, queue: str, sig: int) -> None:
+@pytest.mark.parametrize(
+    "sig,store",
+    [(signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGTERM, "memory")],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-memory-store"],
+)
+def test_worker_example(endpoint: Any, queue: str, sig: int, store: str | None) -> None:
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint.url, AWS_REGION="us-east-1",
                AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+    if store is not None:
+        env.update(MEGA_COMPLETION_STORE=store, MEGA_METRICS_ADDR="127.0.0.1:0")
     p = subprocess.Popen([sys.executable, WORKER, queue], env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout is not None
@@ -38,6 +44,16 @@ def test_worker_example(endpoint: Any, queue: str, sig: int) -> None:
         assert "stopped: 2 message(s) done" in out
     finally:
         p.kill()
+
+
+def test_worker_example_refuses_a_bad_store(endpoint: Any, queue: str) -> None:
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint.url, AWS_REGION="us-east-1",
+               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               MEGA_COMPLETION_STORE="redis://user:hunter2@cache:6379/0?lease=soon")
+    out = subprocess.run([sys.executable, WORKER, queue], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "completion store redis://user:***@cache" in out.stderr and "lease" in out.stderr
+    assert "hunter2" not in out.stderr + out.stdout
 
 
 def test_python_m_mega_demo() -> None:

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 from .. import _native
 from .._payload import classify
 from ..errors import MegaError
+from ..trace import TraceContext, _current
 from . import settings
 
 __all__ = ["Published", "BatchEntry"]
@@ -32,8 +33,17 @@ class BatchEntry:
     group_id: str | None = None
     deduplication_id: str | None = None
     subject: str | None = None
+    traceparent: str | TraceContext | None = None
     _fields: tuple[str, ...] = field(
-        default=("binary_encoding", "attributes", "delay_seconds", "group_id", "deduplication_id", "subject"),
+        default=(
+            "binary_encoding",
+            "attributes",
+            "delay_seconds",
+            "group_id",
+            "deduplication_id",
+            "subject",
+            "traceparent",
+        ),
         init=False,
         repr=False,
     )
@@ -44,7 +54,20 @@ class BatchEntry:
             v = getattr(self, f)
             if v is not None and v is not False:
                 out[f] = dict(v) if f == "attributes" else v
+        _trace_options(out)
         return out
+
+
+def _trace_options(options: dict[str, Any]) -> None:
+    """The trace a message carries: the ``traceparent`` given, else a new span of the running handler's
+    context (:func:`mega.trace.current`), else (``None`` given and no handler) a new trace."""
+    given = options.pop("traceparent", None)
+    if given is not None:
+        options["traceparent"] = str(given)
+        return
+    running = _current.get()
+    if running is not None:
+        options["parent_trace"] = running.traceparent
 
 
 class _Publisher:
@@ -57,6 +80,7 @@ class _Publisher:
         kind, value = classify(payload)
         if options.get("attributes") is not None:
             options["attributes"] = dict(options["attributes"])
+        _trace_options(options)
         r = self._native.publish(kind, value, **options)
         return Published(r["message_id"], r["sequence_number"])
 

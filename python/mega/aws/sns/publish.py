@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ...trace import TraceContext
 from .._publish import BatchEntry, Published, _Publisher
 
 __all__ = ["SnsPublisher", "Published", "BatchEntry"]
@@ -45,6 +46,7 @@ class SnsPublisher(_Publisher):
         subject: str | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        traceparent: str | TraceContext | None = None,
     ) -> Published:
         """Encodes and publishes one payload; ``subject`` is the notification's subject."""
         return self._publish(
@@ -54,4 +56,5 @@ class SnsPublisher(_Publisher):
             subject=subject,
             group_id=group_id,
             deduplication_id=deduplication_id,
+            traceparent=traceparent,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ...trace import TraceContext
 from .._publish import BatchEntry, Published, _Publisher
 
 __all__ = ["SqsPublisher", "Published", "BatchEntry"]
@@ -45,9 +46,12 @@ class SqsPublisher(_Publisher):
         delay_seconds: int | None = None,
         group_id: str | None = None,
         deduplication_id: str | None = None,
+        traceparent: str | TraceContext | None = None,
     ) -> Published:
         """Encodes (JSON, or BSON in Base64 with ``binary_encoding``) and sends one payload. ``attributes``:
-        ``str`` values are String, numbers Number, ``bytes`` Binary, ``(data_type, value)`` any type."""
+        ``str`` values are String, numbers Number, ``bytes`` Binary, ``(data_type, value)`` any type.
+        ``traceparent``: the trace context to send (default: a new span of the running handler's, else a new
+        trace; see :mod:`mega.trace`)."""
         return self._publish(
             payload,
             binary_encoding=binary_encoding,
@@ -55,4 +59,5 @@ class SqsPublisher(_Publisher):
             delay_seconds=delay_seconds,
             group_id=group_id,
             deduplication_id=deduplication_id,
+            traceparent=traceparent,
         )

@@ -19,7 +19,10 @@ What a handler's outcome means:
   worker thread that dies releases its message for redelivery. Nothing is counted as done by accident.
 
 ``process(self, payload)`` receives the payload; ``process(self, payload, message)`` also receives the
-:class:`Message` (id, receive count, attributes, SNS metadata).
+:class:`Message` (id, receive count, attributes, SNS metadata, ``trace``).
+
+Each handler call runs in its message's trace context (:mod:`mega.trace`): ``mega.trace.current()`` is
+``message.trace``, and what the handler publishes continues that trace.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from ... import _native
 from ...aws import settings as _settings
 from ...errors import InvalidArgumentError, RetriableError
 from ...event import Payload
+from ...trace import TraceContext, _current
 
 __all__ = [
     "ProcessStatus",
@@ -50,6 +54,7 @@ __all__ = [
     "SqsListener",
     "InMemoryCompletionStore",
     "RetriableError",
+    "TraceContext",
 ]
 
 logger = logging.getLogger("mega")
@@ -68,7 +73,8 @@ class Message:
     """What SQS said about a message: ``message_id``, ``receive_count``, ``attributes`` (system),
     ``message_attributes`` (name → ``(data_type, value)``), ``body``, ``group_id``, ``sent_at``, the
     ``encoding`` of the payload and, when it came through SNS, ``sns`` (``message_id``, ``topic_arn``,
-    ``subject``, ``timestamp``, ``message_attributes``)."""
+    ``subject``, ``timestamp``, ``message_attributes``), and ``trace``: the :class:`mega.trace.TraceContext`
+    of its handling (``traceparent``, ``trace_id``, ``span_id``, the sender's ``parent``)."""
 
     __slots__ = (
         "message_id",
@@ -81,6 +87,7 @@ class Message:
         "message_attributes",
         "encoding",
         "sns",
+        "trace",
     )
 
     message_id: str
@@ -93,10 +100,12 @@ class Message:
     message_attributes: dict[str, tuple[str, Any]]
     encoding: str | None
     sns: dict[str, Any] | None
+    trace: TraceContext
 
-    def __init__(self, fields: Mapping[str, Any]) -> None:
-        for k in self.__slots__:
+    def __init__(self, fields: Mapping[str, Any], trace: TraceContext) -> None:
+        for k in self.__slots__[:-1]:
             setattr(self, k, fields[k])
+        self.trace = trace
 
     def __repr__(self) -> str:
         return f"<Message {self.message_id} receive_count={self.receive_count}>"
@@ -175,7 +184,9 @@ class EventSubscriber(MessageSubscriber):
 
 class InMemoryCompletionStore:
     """Remembers, per message and subscriber, who already succeeded, so that a redelivered message is not
-    processed twice by a subscriber that finished it (up to ``capacity`` entries, oldest forgotten first)."""
+    processed twice by a subscriber that finished it (up to ``capacity`` entries, oldest forgotten first).
+    One process only: give ``SqsListener(completion_store=...)`` a URL (``redis://HOST:6379/0``,
+    ``dynamodb://TABLE``) for a store every process shares."""
 
     def __init__(self, capacity: int = 100_000) -> None:
         if capacity < 1:
@@ -210,11 +221,11 @@ class _Entry:
         self.wants_message = len(params) >= 2
         self.retry_on = tuple(type(instance).retry_on) + retry_on
 
-    def args(self, delivery: _native.Delivery) -> tuple[Any, ...]:
+    def args(self, delivery: _native.Delivery, trace: TraceContext) -> tuple[Any, ...]:
         kind, value = delivery.payload()
         payload = _payload_of(kind, value)
         if self.wants_message:
-            return (payload, Message(delivery.message()))
+            return (payload, Message(delivery.message(), trace))
         return (payload,)
 
     def status_of(self, result: Any) -> ProcessStatus:
@@ -265,8 +276,12 @@ class SqsListener:
     * retries back off from ``retry_base=2`` seconds, doubling per receive, up to ``retry_max=900``;
     * ``unmatched="delete"``, ``raw="delete"`` (plaintext and binary when no MessageSubscriber takes them:
       seed 001), ``invalid="keep"`` (undecodable bodies stay, for the dead-letter queue);
-    * ``completion_store``: an :class:`InMemoryCompletionStore` to skip subscribers that already succeeded
-      on a redelivered message (off by default);
+    * ``completion_store``: skip subscribers that already succeeded on a redelivered message (off by
+      default): an :class:`InMemoryCompletionStore`, or a store URL: ``"memory"``,
+      ``"redis://HOST:6379/0"`` (``rediss://`` for TLS), ``"dynamodb://TABLE?region=..."``, each taking
+      ``lease=30s`` and ``ttl=24h``; a bad URL raises :class:`mega.errors.ListenerError` naming it;
+    * ``metrics_addr``: serve Prometheus metrics (``GET /metrics``) while listening, on ``9464``
+      (loopback), ``"0.0.0.0:9464"``, or port 0 for a free one (see :attr:`metrics_address`);
     * ``retry_on``: exception classes that mean ``RETRIABLE_ERROR`` for every subscriber.
 
     Credentials, region and endpoint come from the standard AWS chain unless given.
@@ -295,9 +310,15 @@ class SqsListener:
         unmatched: str = "delete",
         raw: str = "delete",
         invalid: str = "keep",
-        completion_store: InMemoryCompletionStore | None = None,
+        completion_store: InMemoryCompletionStore | str | None = None,
+        metrics_addr: str | int | None = None,
         retry_on: Iterable[type[BaseException]] = (),
     ) -> None:
+        if completion_store is not None and not isinstance(completion_store, (InMemoryCompletionStore, str)):
+            raise InvalidArgumentError(
+                f"completion_store must be an InMemoryCompletionStore or a store URL, not {completion_store!r}",
+                code="invalid_argument",
+            )
         self.queue_url = queue_url
         self._native = _native.NativeListener(
             queue_url,
@@ -321,7 +342,11 @@ class SqsListener:
             unmatched=unmatched,
             raw=raw,
             invalid=invalid,
-            completion_store_capacity=completion_store.capacity if completion_store else None,
+            completion_store_capacity=(
+                completion_store.capacity if isinstance(completion_store, InMemoryCompletionStore) else None
+            ),
+            completion_store_url=completion_store if isinstance(completion_store, str) else None,
+            metrics_addr=str(metrics_addr) if metrics_addr is not None else None,
         )
         if workers < 1:
             raise InvalidArgumentError(f"workers must be at least 1, not {workers}", code="invalid_argument")
@@ -376,6 +401,12 @@ class SqsListener:
     def running(self) -> bool:
         return self._native.running
 
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the metrics endpoint while listening with ``metrics_addr`` (the port picked
+        for port 0), else ``None``."""
+        return self._native.metrics_addr
+
     def stats(self) -> dict[str, Any]:
         """The counters of the current or last run (received, done, retried, deleted, requests per message...)."""
         return self._native.stats()
@@ -388,15 +419,22 @@ class SqsListener:
             )
 
     def _handle_sync(self, entry: _Entry, delivery: _native.Delivery) -> None:
+        trace = TraceContext(*delivery.trace())
+        token = _current.set(trace)
         try:
-            status = entry.status_of(entry.process(*entry.args(delivery)))
+            status = entry.status_of(entry.process(*entry.args(delivery, trace)))
         except BaseException as e:  # noqa: BLE001 - every outcome must become a status
             status = entry.status_of_exception(e)
+        finally:
+            _current.reset(token)
         self._complete(entry, delivery, status)
 
     async def _handle_async(self, entry: _Entry, delivery: _native.Delivery) -> None:
+        # The task runs in its own copy of the context: the variable is set for this handler alone.
+        trace = TraceContext(*delivery.trace())
+        _current.set(trace)
         try:
-            status = entry.status_of(await entry.process(*entry.args(delivery)))
+            status = entry.status_of(await entry.process(*entry.args(delivery, trace)))
         except asyncio.CancelledError:
             self._complete(entry, delivery, ProcessStatus.RETRIABLE_ERROR)
             raise

@@ -45,7 +45,7 @@ pub fn render(snapshot: &StatsSnapshot, queue_url: &str) -> String {
             (format!("mega_listener_{name}_total"), "counter")
         };
         out.push_str(&format!(
-            "# HELP {metric} sqs-mega listener: {} (docs/metrics.md).\n# TYPE {metric} {kind}\n{metric}{{queue=\"{queue}\"}} {value}\n",
+            "# HELP {metric} sqs-mega listener: {} (docs/observability.md).\n# TYPE {metric} {kind}\n{metric}{{queue=\"{queue}\"}} {value}\n",
             name.replace('_', " ")
         ));
     }

@@ -217,16 +217,19 @@ async fn a_business_key_runs_once_across_listeners_sharing_redis() {
 
         let runs = Arc::new(Mutex::new(HashMap::new()));
         let mut listeners = Vec::new();
-        for _ in 0..2 {
-            let mut l = counting_listener(&settings, &url, &redis.url(), runs.clone());
-            l.set_idempotency_key(|m| {
-                m.value()
-                    .and_then(|v| v.get("order_id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
-            listeners.push(l);
-        }
+        // One listener chooses the key in code, the other by configuration (as the bindings do).
+        let mut l = counting_listener(&settings, &url, &redis.url(), runs.clone());
+        l.set_idempotency_key(|m| {
+            m.value()
+                .and_then(|v| v.get("order_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        listeners.push(l);
+        let mut l = counting_listener(&settings, &url, &redis.url(), runs.clone());
+        let config = l.config().clone().with_idempotency_key("order_id");
+        l.set_config(config).unwrap();
+        listeners.push(l);
         let handles: Vec<_> = listeners
             .into_iter()
             .map(|l| {
@@ -431,6 +434,9 @@ fn a_bad_store_url_or_metrics_address_is_refused_where_it_is_given() {
     let config = listener_config("http://q").with_completion_store("redis://");
     let e = config.validate().unwrap_err().to_string();
     assert!(e.contains("needs a host"), "{e}");
+    let config = listener_config("http://q").with_idempotency_key("data..id");
+    let e = config.validate().unwrap_err().to_string();
+    assert!(e.contains("idempotency_key `data..id`"), "{e}");
     let config = listener_config("http://q").with_metrics_addr("somewhere");
     let e = config.validate().unwrap_err().to_string();
     assert!(e.contains("metrics_addr `somewhere`"), "{e}");

@@ -95,6 +95,12 @@ pub struct ListenerConfig {
     /// (`GET /metrics`): `host:port`, or a port alone for loopback (`9464` = `127.0.0.1:9464`; port 0 picks
     /// a free one, see [`SqsListener::metrics_addr`](super::SqsListener::metrics_addr)). Default none.
     pub metrics_addr: Option<String>,
+    /// The business key of a message for the completion store: a dotted path into the payload's value (a
+    /// data object, or the canonical MEGA event map: `data.order_id`), whose string or integer is the key;
+    /// messages without it use their message id. A key set in code with
+    /// [`SqsListener::set_idempotency_key`](super::SqsListener::set_idempotency_key) wins. Default none (the
+    /// message id).
+    pub idempotency_key: Option<String>,
 }
 
 setters!(ListenerConfig {
@@ -113,6 +119,7 @@ option_setters!(ListenerConfig {
     with_visibility_timeout => visibility_timeout: i32,
     with_completion_store => completion_store: String,
     with_metrics_addr => metrics_addr: String,
+    with_idempotency_key => idempotency_key: String,
 });
 
 impl ListenerConfig {
@@ -131,6 +138,7 @@ impl ListenerConfig {
             handle_signals: true,
             completion_store: None,
             metrics_addr: None,
+            idempotency_key: None,
         }
     }
 
@@ -206,6 +214,13 @@ impl ListenerConfig {
         if let Some(url) = &self.completion_store {
             super::StoreSpec::parse(url)
                 .map_err(|e| ListenerError::InvalidConfig(e.to_string()))?;
+        }
+        if let Some(path) = &self.idempotency_key {
+            if path.is_empty() || path.split('.').any(str::is_empty) {
+                return bad(format!(
+                    "idempotency_key `{path}` is not a dotted path of field names (order_id, data.order_id)"
+                ));
+            }
         }
         if let Some(addr) = &self.metrics_addr {
             super::metrics::parse_addr(addr).map_err(ListenerError::InvalidConfig)?;

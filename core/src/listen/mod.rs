@@ -337,6 +337,11 @@ impl SqsListener {
         });
         let mut dispatch = self.dispatch.clone();
         dispatch.store = self.completion_store()?;
+        if dispatch.idempotency_key.is_none() {
+            if let Some(path) = &self.config.idempotency_key {
+                dispatch.idempotency_key = Some(key_at_path(path));
+            }
+        }
         let soft_stop = stop.child_token();
         let hard_stop = CancellationToken::new();
         let metrics = match &self.config.metrics_addr {
@@ -484,6 +489,20 @@ impl Shared {
         let n = self.claims.fetch_add(1, Ordering::Relaxed);
         format!("{}.{n}", self.owner)
     }
+}
+
+/// The business key at a dotted path of a message's value: a string, or an integer's decimal digits.
+fn key_at_path(path: &str) -> KeyFn {
+    let fields: Vec<String> = path.split('.').map(str::to_owned).collect();
+    Arc::new(move |m: &Message| {
+        let mut v = m.value()?;
+        for f in &fields {
+            v = v.get(f)?;
+        }
+        v.as_str()
+            .map(str::to_owned)
+            .or_else(|| v.as_i64().map(|n| n.to_string()))
+    })
 }
 
 /// `pid-random`: tells this run's claims from every other process's and run's.

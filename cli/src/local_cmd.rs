@@ -53,9 +53,16 @@ pub struct LocalArgs {
     /// "error_rate":0.05,"throttle_rate":0.05,"latency_rate":0.1,"latency_ms":200}. Repeatable.
     #[arg(long, value_name = "QUEUE=JSON")]
     anomalies: Vec<String>,
+    /// Also serve the web console (`mega ui`) for this endpoint, on loopback.
+    #[arg(long)]
+    ui: bool,
+    /// With --ui: the console's port (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 4570)]
+    ui_port: u16,
 }
 
 pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
+    let (ui, ui_port, region) = (args.ui, args.ui_port, args.region.clone());
     let mut config = Config {
         host: args.host,
         port: args.port,
@@ -108,6 +115,19 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
                 AdminApi::Off => "off (not a loopback address and no --admin-token)",
             }
         );
+        if ui {
+            let listener = crate::ui::bind("127.0.0.1", ui_port, false).await?;
+            let ui_addr = listener
+                .local_addr()
+                .map_err(|e| CliError(format!("cannot read the console's address: {e}")))?;
+            // The embedded endpoint takes any credentials: dummy ones, never the user's.
+            let settings =
+                sqs_mega::aws::AwsSettings::local(running.url()).with_region(region.as_str());
+            let console =
+                crate::ui::Console::new(&settings, running.url().to_owned(), ui_addr, false).await;
+            println!("  web console: http://{ui_addr}/");
+            tokio::spawn(crate::ui::serve(listener, std::sync::Arc::new(console)));
+        }
         let _ = std::io::stdout().flush();
         running.run(shutdown_signal()).await;
         eprintln!("mega local: stopped");

@@ -29,6 +29,11 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// replaceChildren without the absent ones (it would show `null` as text).
+function fill(parent, ...children) {
+  parent.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+}
+
 async function api(path, body) {
   const init = body === undefined
     ? { method: "GET" }
@@ -117,13 +122,13 @@ function renderQueueHeader() {
   const q = currentQueue();
   if (!q) return;
   $("q-name").textContent = q.name;
-  $("q-badges").replaceChildren(
+  fill($("q-badges"),
     q.is_dlq ? el("span", { class: "badge dlq" }, "dead-letter queue") : null,
     q.fifo ? el("span", { class: "badge" }, "FIFO") : null);
   $("q-url").textContent = q.url;
   const stat = (n, label, id) => el("div", { "data-testid": id }, el("b", {}, n), el("span", {}, label));
   const dlq = q.dlq_arn ? state.queues.find((x) => x.arn === q.dlq_arn) : null;
-  $("q-stats").replaceChildren(
+  fill($("q-stats"),
     stat(q.visible, "visible", "stat-visible"),
     stat(q.in_flight, "in flight", "stat-in-flight"),
     stat(q.delayed, "delayed", "stat-delayed"),

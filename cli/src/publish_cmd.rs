@@ -273,17 +273,18 @@ async fn send_lines(
     let start = Instant::now();
     let mut progress = Progress::new(total);
     let in_flight = if fifo { 1 } else { CONCURRENT_BATCHES };
-    let mut chunks = Vec::new();
-    let mut rest = entries;
-    let mut offset = 0;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(10));
-        chunks.push((offset, std::mem::replace(&mut rest, tail)));
-        offset += chunks.last().map_or(0, |(_, c)| c.len());
+    // Batches of 10 (each Vec sized for its own entries only).
+    let mut chunks: Vec<(usize, Vec<BatchEntry>)> = Vec::with_capacity(total.div_ceil(10));
+    for (i, entry) in entries.into_iter().enumerate() {
+        if i % 10 == 0 {
+            chunks.push((i, Vec::with_capacity(10)));
+        }
+        chunks.last_mut().expect("pushed above").1.push(entry);
     }
     let mut chunks = chunks.into_iter();
     let mut tasks = tokio::task::JoinSet::new();
     let mut results: Vec<Option<Result<String, String>>> = vec![None; total];
+    let mut answered = 0;
     loop {
         while tasks.len() < in_flight {
             let Some((first, chunk)) = chunks.next() else {
@@ -298,8 +299,9 @@ async fn send_lines(
         let (first, answers) = done.map_err(|e| CliError(format!("a batch failed: {e}")))?;
         for (i, answer) in answers.into_iter().enumerate() {
             results[first + i] = Some(answer.map(|p| p.message_id).map_err(|e| e.to_string()));
+            answered += 1;
         }
-        progress.advance(results.iter().filter(|r| r.is_some()).count());
+        progress.advance(answered);
     }
     progress.finish();
     let elapsed = start.elapsed().as_secs_f64();

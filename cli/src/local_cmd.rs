@@ -63,6 +63,10 @@ pub struct LocalArgs {
 
 pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
     let (ui, ui_port, region) = (args.ui, args.ui_port, args.region.clone());
+    let admin_token = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok());
     let mut config = Config {
         host: args.host,
         port: args.port,
@@ -71,9 +75,7 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         data_dir: args.data_dir,
         fsync: args.fsync,
         recover_corrupt_log: args.recover_corrupt_log,
-        admin_token: args
-            .admin_token
-            .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok()),
+        admin_token: admin_token.clone(),
         header_read_timeout: seconds(args.header_read_timeout),
         idle_timeout: seconds(args.idle_timeout),
         ..Config::default()
@@ -123,8 +125,14 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
             // The embedded endpoint takes any credentials: dummy ones, never the user's.
             let settings =
                 sqs_mega::aws::AwsSettings::local(running.url()).with_region(region.as_str());
-            let console =
-                crate::ui::Console::new(&settings, running.url().to_owned(), ui_addr, false).await;
+            let console = crate::ui::Console::new(
+                &settings,
+                running.url().to_owned(),
+                ui_addr,
+                false,
+                admin_token,
+            )
+            .await;
             println!("  web console: http://{ui_addr}/");
             tokio::spawn(crate::ui::serve(listener, std::sync::Arc::new(console)));
         }

@@ -61,6 +61,9 @@ pub struct Console {
     region: String,
     /// `Host` header values accepted (empty: any, with --allow-remote).
     hosts: Vec<String>,
+    /// A plain-HTTP custom endpoint, asked for the embedded endpoint's traffic counters
+    /// (`GET /_mega/stats`), and the admin token it may need (never sent to the page).
+    stats_from: Option<(String, Option<String>)>,
 }
 
 /// Binds the console's listener: loopback only unless `allow_remote`.
@@ -92,6 +95,7 @@ impl Console {
         endpoint: String,
         addr: SocketAddr,
         allow_remote: bool,
+        admin_token: Option<String>,
     ) -> Console {
         let config = settings.load().await;
         let region = config
@@ -113,11 +117,16 @@ impl Console {
                 addr.to_string(),
             ]
         };
+        let stats_from = config
+            .endpoint_url()
+            .filter(|u| u.starts_with("http://"))
+            .map(|u| (u.trim_end_matches('/').to_owned(), admin_token));
         Console {
             clients,
             endpoint,
             region,
             hosts,
+            stats_from,
         }
     }
 }
@@ -153,6 +162,9 @@ pub fn run(args: UiArgs) -> Result<ExitCode, CliError> {
                 args.conn.describe(),
                 addr,
                 args.allow_remote,
+                std::env::var("MEGA_ADMIN_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
             )
             .await,
         );
@@ -535,6 +547,20 @@ async fn overview(console: &Console) -> Result<Value, ApiFail> {
         r["is_dlq"] = json!(is_dlq);
     }
     rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let counters = match &console.stats_from {
+        Some((url, token)) => traffic_counters(url, token.as_deref()).await,
+        None => None,
+    };
+    if let Some(counters) = &counters {
+        for r in &mut rows {
+            let name = r["name"].as_str().unwrap_or("").to_owned();
+            if let Some(c) = counters.get(&name) {
+                for k in ["sent", "received", "deleted"] {
+                    r[k] = c[k].clone();
+                }
+            }
+        }
+    }
     let mut topics = Vec::new();
     let mut token = None;
     loop {
@@ -567,6 +593,7 @@ async fn overview(console: &Console) -> Result<Value, ApiFail> {
         "endpoint": console.endpoint,
         "region": console.region,
         "time_ms": now,
+        "counters": counters.is_some(),
         "queues": rows,
         "topics": topics,
     }))
@@ -745,4 +772,48 @@ async fn send(console: &Console, body: &Value) -> Result<Value, ApiFail> {
         .await
         .map_err(|e| bad(format!("{target}: {e}")))?;
     Ok(json!({"message_id": published.message_id, "target": target}))
+}
+
+/// The embedded endpoint's traffic counters (`GET /_mega/stats` on a plain-HTTP endpoint): queue name ->
+/// `{"sent", "received", "deleted"}`. `None` for any other endpoint (AWS has no such thing outside
+/// CloudWatch) or any failure: the console then charts depth only.
+async fn traffic_counters(
+    url: &str,
+    token: Option<&str>,
+) -> Option<serde_json::Map<String, Value>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://")?;
+    let (hostport, base) = match rest.split_once('/') {
+        Some((h, p)) => (h, format!("/{}", p.trim_end_matches('/'))),
+        None => (rest, String::new()),
+    };
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(hostport).await.ok()?;
+        let auth = token
+            .map(|t| format!("x-mega-admin-token: {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "GET {base}/_mega/stats HTTP/1.1\r\nHost: {hostport}\r\n{auth}Connection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream
+            .take(16 * 1024 * 1024)
+            .read_to_end(&mut response)
+            .await
+            .ok()?;
+        let text = String::from_utf8(response).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        match serde_json::from_str::<Value>(body).ok()?.get("queues")? {
+            Value::Object(map) => Some(map.clone()),
+            _ => None,
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), fetch)
+        .await
+        .ok()
+        .flatten()
 }

@@ -619,6 +619,9 @@ fn the_console_api_reads_sends_and_confirms_destructive_actions_without_leaking_
         .find(|q| q["name"] == "work")
         .unwrap();
     assert_eq!(work["visible"], 1);
+    // The embedded endpoint's traffic counters come along (the console charts them as throughput).
+    assert_eq!(overview["counters"], true);
+    assert_eq!(work["sent"], 1);
     assert!(overview["queues"]
         .as_array()
         .unwrap()

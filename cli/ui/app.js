@@ -61,7 +61,8 @@ async function refresh() {
     state.topics = o.topics;
     for (const q of o.queues) {
       const h = state.history.get(q.url) || [];
-      h.push({ t: o.time_ms, visible: q.visible, in_flight: q.in_flight });
+      h.push({ t: o.time_ms, visible: q.visible, in_flight: q.in_flight,
+        sent: q.sent, received: q.received, deleted: q.deleted });
       while (h.length && h[0].t < o.time_ms - HISTORY_MS) h.shift();
       state.history.set(q.url, h);
     }
@@ -137,6 +138,39 @@ function renderQueueHeader() {
   drawChart(state.history.get(q.url) || []);
 }
 
+// Throughput (messages per second between samples) when the endpoint counts traffic (the embedded one
+// does: GET /_mega/stats), else depth over time and its net change.
+function series(points) {
+  const counted = points.length > 1 && points.every((p) => typeof p.sent === "number");
+  if (!counted) {
+    return {
+      lines: [["visible", "#2557d6"], ["in_flight", "#e08a00"]],
+      data: points,
+      caption: (last) => {
+        const a = points[Math.max(0, points.length - 6)], b = points[points.length - 1];
+        const rate = ((b.visible + b.in_flight) - (a.visible + a.in_flight)) / Math.max(0.001, (b.t - a.t) / 1000);
+        return `Depth (visible, in flight) over the last ${last} s; net change ${rate >= 0 ? "+" : ""}` +
+          `${rate.toFixed(1)} msgs/s (this endpoint reports no send or delete counts).`;
+      },
+    };
+  }
+  const data = [];
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1], b = points[i], dt = Math.max(0.001, (b.t - a.t) / 1000);
+    const per = (k) => Math.max(0, (b[k] - a[k]) / dt);
+    data.push({ t: b.t, sent: per("sent"), received: per("received"), deleted: per("deleted") });
+  }
+  return {
+    lines: [["sent", "#2557d6"], ["received", "#e08a00"], ["deleted", "#1f9d55"]],
+    data,
+    caption: (last) => {
+      const b = data[data.length - 1];
+      return `Throughput over the last ${last} s, messages per second: now ${b.sent.toFixed(1)} sent, ` +
+        `${b.received.toFixed(1)} received, ${b.deleted.toFixed(1)} deleted.`;
+    },
+  };
+}
+
 function drawChart(points) {
   const c = $("chart");
   const ctx = c.getContext("2d");
@@ -144,32 +178,31 @@ function drawChart(points) {
   ctx.clearRect(0, 0, w, h);
   ctx.font = "11px system-ui, sans-serif";
   ctx.fillStyle = "#6b7385";
-  if (points.length < 2) {
+  const s = series(points);
+  c.dataset.kind = s.lines[0][0] === "sent" ? "throughput" : "depth";
+  if (s.data.length < 2) {
     ctx.fillText("collecting samples…", pad, h / 2);
-    $("chart-caption").textContent = "Depth over time (visible, in flight) and net change per second.";
+    $("chart-caption").textContent = "Throughput or depth over time, sampled every 2 s.";
     return;
   }
-  const t0 = points[0].t, t1 = points[points.length - 1].t;
-  const max = Math.max(1, ...points.map((p) => Math.max(p.visible, p.in_flight)));
+  const d = s.data;
+  const t0 = d[0].t, t1 = d[d.length - 1].t;
+  const max = Math.max(1, ...d.flatMap((p) => s.lines.map(([k]) => p[k])));
   const x = (t) => pad + (w - 2 * pad) * (t1 === t0 ? 1 : (t - t0) / (t1 - t0));
   const y = (v) => h - pad + 4 - (h - 2 * pad) * (v / max);
   ctx.strokeStyle = "#dde1e8";
   ctx.beginPath(); ctx.moveTo(pad, y(0)); ctx.lineTo(w - pad, y(0)); ctx.moveTo(pad, y(max)); ctx.lineTo(w - pad, y(max)); ctx.stroke();
-  ctx.fillText(String(max), 2, y(max) + 4);
+  ctx.fillText(max >= 10 ? String(Math.round(max)) : max.toFixed(1), 2, y(max) + 4);
   ctx.fillText("0", 2, y(0) + 4);
-  const line = (key, colour) => {
+  let lx = w - 70 * s.lines.length;
+  for (const [key, colour] of s.lines) {
     ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.beginPath();
-    points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p[key])) : ctx.moveTo(x(p.t), y(p[key]))));
+    d.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p[key])) : ctx.moveTo(x(p.t), y(p[key]))));
     ctx.stroke();
-  };
-  line("visible", "#2557d6");
-  line("in_flight", "#e08a00");
-  ctx.fillStyle = "#2557d6"; ctx.fillText("visible", w - 120, 12);
-  ctx.fillStyle = "#e08a00"; ctx.fillText("in flight", w - 70, 12);
-  const a = points[Math.max(0, points.length - 6)], b = points[points.length - 1];
-  const rate = ((b.visible + b.in_flight) - (a.visible + a.in_flight)) / Math.max(0.001, (b.t - a.t) / 1000);
-  $("chart-caption").textContent =
-    `Depth over the last ${Math.round((t1 - t0) / 1000)} s; net change ${rate >= 0 ? "+" : ""}${rate.toFixed(1)} msgs/s (sent minus consumed).`;
+    ctx.fillStyle = colour; ctx.fillText(key.replace("_", " "), lx, 12);
+    lx += 70;
+  }
+  $("chart-caption").textContent = s.caption(Math.round((t1 - t0) / 1000));
 }
 
 function renderMessage(m) {

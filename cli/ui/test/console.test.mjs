@@ -181,6 +181,15 @@ test("the console shows queues, a decoded BSON message, redrives a DLQ and check
   assert.doesNotMatch(await page.locator("#queue-panel").textContent(), /null|undefined/);
   await shot(page, "2-peek-bson-decoded");
 
+  // Traffic shows in the throughput chart (the embedded endpoint counts sends, receives, deletes).
+  megaPublish(["--queue", "inbox", "--lines"], Array.from({ length: 20 }, (_, i) => `{"n":${i}}`).join("\n"));
+  await page.waitForFunction(() => document.querySelector("#chart").dataset.kind === "throughput" &&
+    /sent/.test(document.querySelector("#chart-caption").textContent), null, { timeout: 20000 });
+  await page.waitForTimeout(2500); // one more sample, for the picture
+  await shot(page, "2b-throughput");
+  await sqs("PurgeQueue", { QueueUrl: urls.inbox });
+  megaPublish(["--queue", "inbox", "--bson", "--attr", "color=red", EVENT]);
+
   // Send a message from the page.
   await page.locator("#show-send").click();
   await page.locator("#send-body").fill('{"sent": "from the console"}');

@@ -135,6 +135,8 @@ impl Console {
 pub async fn serve(listener: tokio::net::TcpListener, console: Arc<Console>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         let console = console.clone();
@@ -144,6 +146,8 @@ pub async fn serve(listener: tokio::net::TcpListener, console: Arc<Console>) {
                 async move { Ok::<_, Infallible>(handle(&console, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });

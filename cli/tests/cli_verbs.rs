@@ -368,6 +368,39 @@ fn publish_to_a_topic_and_peek_unwraps_the_sns_envelope() {
 }
 
 #[test]
+fn the_verbs_honour_aws_endpoint_url_and_the_standard_credential_chain() {
+    let f = Fixture::new();
+    let run_with_env = |args: &[&str]| {
+        let child = Command::new(env!("CARGO_BIN_EXE_mega"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", f.url())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        finish(child)
+    };
+    ok(&run_with_env(&[
+        "publish",
+        "--queue",
+        "work",
+        "{\"via\": \"env\"}",
+    ]));
+    let peek = run_with_env(&["peek", "work", "--json"]);
+    assert_eq!(json_lines(ok(&peek))[0]["payload"]["via"], "env");
+    let stats = run_with_env(&["stats", "work", "--json", "--no-age"]);
+    assert_eq!(json_lines(ok(&stats))[0]["visible"], 1);
+    let tail = run_with_env(&["tail", "work", "--json", "--max", "1", "--delete"]);
+    assert_eq!(json_lines(ok(&tail)).len(), 1);
+    assert_eq!(f.counts(&f.work), (0, 0));
+}
+
+#[test]
 fn peek_refuses_bad_input() {
     let f = Fixture::new();
     fails_with(&f.mega(&["peek", &f.work, "-n", "0"], ""), &["-n 0"]);

@@ -504,10 +504,14 @@ async fn overview(console: &Console) -> Result<Value, ApiFail> {
     }
     urls.truncate(MAX_QUEUES);
     let mut tasks = tokio::task::JoinSet::new();
+    // At most 16 GetQueueAttributes calls at once (an AWS account may list hundreds of queues).
+    let permits = Arc::new(tokio::sync::Semaphore::new(16));
     for (i, url) in urls.iter().enumerate() {
         let sqs = sqs.clone();
         let url = url.clone();
+        let permits = permits.clone();
         tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
             let out = sqs
                 .get_queue_attributes()
                 .queue_url(&url)

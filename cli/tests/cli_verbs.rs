@@ -275,6 +275,40 @@ fn publish_json_lines_in_batches_reports_each_line() {
 }
 
 #[test]
+fn the_progress_bar_is_drawn_only_on_a_terminal() {
+    let f = Fixture::new();
+    let file = std::env::temp_dir().join(format!("mega-progress-{}.jsonl", std::process::id()));
+    let lines: String = (0..600).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    let path = file.to_str().unwrap();
+    // Standard error is a pipe: no bar.
+    let piped = f.mega(&["publish", "--queue", &f.work, "--lines", "-f", path], "");
+    assert!(ok(&piped).contains("published 600 of 600"));
+    assert!(!piped.stderr.contains("messages"), "{:?}", piped.stderr);
+    // On a terminal (script(1) gives the command a pseudo-terminal): the bar, up to 600/600.
+    let command = format!(
+        "'{}' publish --queue '{}' --lines -f '{path}' --endpoint-url '{}'",
+        env!("CARGO_BIN_EXE_mega"),
+        f.work,
+        f.url()
+    );
+    let mut child = Command::new("script");
+    child
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run = finish(child.spawn().expect("script(1), from util-linux"));
+    let text = ok(&run);
+    assert!(text.contains("] 600/600 messages"), "{text:?}");
+    assert!(text.contains("[####"), "{text:?}");
+    assert_eq!(f.counts(&f.work).0, 1200);
+}
+
+#[test]
 fn publish_refuses_bad_input_with_exit_2_and_sends_nothing() {
     let f = Fixture::new();
     // A malformed line: named, and nothing sent, not even the good lines.

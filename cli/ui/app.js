@@ -431,6 +431,10 @@ window.addEventListener("DOMContentLoaded", () => {
   $("redrive").addEventListener("click", redrive);
   $("match-form").addEventListener("submit", checkMatch);
   $("publish-form").addEventListener("submit", publishToTopic);
-  refresh();
-  setInterval(refresh, POLL_MS);
+  // Every 2 s; slower with many queues (each costs a GetQueueAttributes call per refresh).
+  const loop = async () => {
+    await refresh();
+    setTimeout(loop, Math.min(30000, Math.max(POLL_MS, state.queues.length * 100)));
+  };
+  loop();
 });

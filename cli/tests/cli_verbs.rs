@@ -309,6 +309,68 @@ fn the_progress_bar_is_drawn_only_on_a_terminal() {
 }
 
 #[test]
+fn publish_to_a_fifo_queue_keeps_order_and_reports_failed_lines() {
+    let f = Fixture::new();
+    let fifo = f.runtime.block_on(async {
+        let sqs = AwsSettings::local(f.url()).sqs_client().await;
+        sqs_mega::admin::create_queue(
+            &sqs,
+            "jobs.fifo",
+            [("FifoQueue".to_owned(), "true".to_owned())],
+        )
+        .await
+        .unwrap()
+    });
+    let lines: String = (0..25).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let run = f.mega(
+        &[
+            "publish",
+            "--queue",
+            &fifo,
+            "--lines",
+            "--group-id",
+            "g",
+            "--dedup-id",
+            "run1",
+        ],
+        &lines,
+    );
+    assert!(ok(&run).contains("published 25 of 25"), "{}", run.stdout);
+    let tail = f.mega(
+        &[
+            "tail",
+            &fifo,
+            "--json",
+            "--delete",
+            "--max",
+            "25",
+            "--idle-timeout",
+            "10",
+        ],
+        "",
+    );
+    let got = json_lines(ok(&tail));
+    let order: Vec<i64> = got
+        .iter()
+        .map(|m| m["payload"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order, (0..25).collect::<Vec<_>>(), "in order");
+    assert!(got.iter().all(|m| m["group_id"] == "g"));
+    // Without a group id, the service refuses every entry: each line is reported, exit 1.
+    let run = f.mega(
+        &["publish", "--queue", &fifo, "--lines"],
+        "{\"a\":1}\n\n{\"a\":2}\n",
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("mega: line 1:") && run.stderr.contains("mega: line 3:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("published 0 of 2"), "{}", run.stdout);
+}
+
+#[test]
 fn publish_refuses_bad_input_with_exit_2_and_sends_nothing() {
     let f = Fixture::new();
     // A malformed line: named, and nothing sent, not even the good lines.

@@ -203,6 +203,13 @@ test("the console shows queues, a decoded BSON message, redrives a DLQ and check
   await page.locator("#confirm-input").fill("inbox");
   await page.locator('[data-testid="confirm-cancel"]').click();
   assert.equal(await depth(urls.inbox), 2, "a cancelled purge purges nothing");
+  // Confirmed, it purges.
+  await page.locator("#purge").click();
+  await page.locator("#confirm-input").fill("inbox");
+  await page.locator('[data-testid="confirm-ok"]').click();
+  await page.waitForFunction(() => /purged/.test(document.querySelector("#messages").textContent), null,
+    { timeout: 15000 });
+  assert.equal(await depth(urls.inbox), 0, "a confirmed purge empties the queue");
 
   // Redrive the DLQ: the confirm button stays disabled until the name is typed.
   await row("orders-dlq").click();

@@ -148,9 +148,12 @@ pub fn tail(args: TailArgs) -> Result<ExitCode, CliError> {
                 }
                 None => 20,
             };
+            // Never more than --max still allows: a message received and not shown would stay hidden
+            // from other consumers for the visibility timeout.
+            let want = args.max.map_or(10, |m| (m - shown).min(10)) as i32;
             let received = tokio::select! {
                 _ = &mut stop => break,
-                r = receive(&clients.sqs, &queue, wait, args.visibility) => r?,
+                r = receive(&clients.sqs, &queue, want, wait, args.visibility) => r?,
             };
             let mut to_delete = Vec::new();
             for m in received {
@@ -215,13 +218,14 @@ pub fn tail(args: TailArgs) -> Result<ExitCode, CliError> {
 async fn receive(
     sqs: &sqs_sdk::Client,
     queue: &QueueRef,
+    max: i32,
     wait: i32,
     visibility: Option<i32>,
 ) -> Result<Vec<sqs_sdk::types::Message>, CliError> {
     let out = sqs
         .receive_message()
         .queue_url(&queue.url)
-        .max_number_of_messages(10)
+        .max_number_of_messages(max.clamp(1, 10))
         .set_visibility_timeout(visibility)
         .wait_time_seconds(wait)
         .message_system_attribute_names(sqs_sdk::types::MessageSystemAttributeName::All)

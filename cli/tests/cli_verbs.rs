@@ -494,6 +494,42 @@ fn the_verbs_honour_aws_endpoint_url_and_the_standard_credential_chain() {
     let tail = run_with_env(&["tail", "work", "--json", "--max", "1", "--delete"]);
     assert_eq!(json_lines(ok(&tail)).len(), 1);
     assert_eq!(f.counts(&f.work), (0, 0));
+    // --profile: credentials and region from a profile of the shared config files.
+    let dir = std::env::temp_dir().join(format!("mega-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config"), "[profile dev]\nregion = us-east-1\n").unwrap();
+    std::fs::write(
+        dir.join("credentials"),
+        "[dev]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = from-profile\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_mega"))
+        .args([
+            "publish",
+            "--queue",
+            "work",
+            "--profile",
+            "dev",
+            "--region",
+            "us-east-1",
+        ])
+        .args(["--endpoint-url", f.url(), "{\"via\": \"profile\"}"])
+        .env("AWS_CONFIG_FILE", dir.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ok(&finish(child));
+    assert_eq!(f.counts(&f.work), (1, 0));
+    // A profile that does not exist is an error, exit 2.
+    let run = f.mega(&["peek", "work", "--profile", "nobody-has-this"], "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
 }
 
 #[test]

@@ -107,6 +107,9 @@ bash scripts/test-jvm.sh
 step "C tests (tests/c: ASan + UBSan, valgrind, the C example)"
 bash tests/c/run.sh
 
+step "mega console in a browser (cli/ui/test: headless Debian chromium driven by playwright-core; screenshots in target/ui-screenshots/)"
+bash scripts/test-ui.sh
+
 step
 echo "target directory: $(du -sh "${CARGO_TARGET_DIR:-$root/target}" 2>/dev/null | cut -f1)"
 printf '\n==> all passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))

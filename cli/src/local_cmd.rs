@@ -53,9 +53,20 @@ pub struct LocalArgs {
     /// "error_rate":0.05,"throttle_rate":0.05,"latency_rate":0.1,"latency_ms":200}. Repeatable.
     #[arg(long, value_name = "QUEUE=JSON")]
     anomalies: Vec<String>,
+    /// Also serve the web console (`mega ui`) for this endpoint, on loopback.
+    #[arg(long)]
+    ui: bool,
+    /// With --ui: the console's port (0: any free port).
+    #[arg(long, value_name = "PORT", default_value_t = 4570)]
+    ui_port: u16,
 }
 
 pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
+    let (ui, ui_port, region) = (args.ui, args.ui_port, args.region.clone());
+    let admin_token = args
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok());
     let mut config = Config {
         host: args.host,
         port: args.port,
@@ -64,9 +75,7 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
         data_dir: args.data_dir,
         fsync: args.fsync,
         recover_corrupt_log: args.recover_corrupt_log,
-        admin_token: args
-            .admin_token
-            .or_else(|| std::env::var("MEGA_ADMIN_TOKEN").ok()),
+        admin_token: admin_token.clone(),
         header_read_timeout: seconds(args.header_read_timeout),
         idle_timeout: seconds(args.idle_timeout),
         ..Config::default()
@@ -108,6 +117,25 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
                 AdminApi::Off => "off (not a loopback address and no --admin-token)",
             }
         );
+        if ui {
+            let listener = crate::ui::bind("127.0.0.1", ui_port, false).await?;
+            let ui_addr = listener
+                .local_addr()
+                .map_err(|e| CliError(format!("cannot read the console's address: {e}")))?;
+            // The embedded endpoint takes any credentials: dummy ones, never the user's.
+            let settings =
+                sqs_mega::aws::AwsSettings::local(running.url()).with_region(region.as_str());
+            let console = crate::ui::Console::new(
+                &settings,
+                running.url().to_owned(),
+                ui_addr,
+                false,
+                admin_token,
+            )
+            .await;
+            println!("  web console: http://{ui_addr}/");
+            tokio::spawn(crate::ui::serve(listener, std::sync::Arc::new(console)));
+        }
         let _ = std::io::stdout().flush();
         running.run(shutdown_signal()).await;
         eprintln!("mega local: stopped");

@@ -7,10 +7,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod codec_cmd;
+mod conn;
 mod demo;
 mod local_cmd;
 mod match_cmd;
+mod messages;
+mod publish_cmd;
+mod queue_cmd;
 mod redrive_cmd;
+mod ui;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +44,16 @@ enum Command {
     Match(match_cmd::MatchArgs),
     /// Move the messages of a dead-letter queue back to their source queues (StartMessageMoveTask).
     Redrive(redrive_cmd::RedriveArgs),
+    /// Send a message, or one per line of JSON Lines (--lines), to a queue or a topic.
+    Publish(publish_cmd::PublishArgs),
+    /// Show a queue's messages, decoded, without consuming them.
+    Peek(queue_cmd::PeekArgs),
+    /// Stream a queue's messages, decoded, as they arrive (optionally filtered, optionally consumed).
+    Tail(queue_cmd::TailArgs),
+    /// Queue depth (visible, in flight, delayed), age of the oldest message, dead-letter queue depth.
+    Stats(queue_cmd::StatsArgs),
+    /// The web console: queues, topics, messages decoded, send, purge, redrive (loopback only).
+    Ui(ui::UiArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +65,11 @@ fn main() -> ExitCode {
         Command::Local(args) => local_cmd::run(args),
         Command::Match(args) => match_cmd::run(args),
         Command::Redrive(args) => redrive_cmd::run(args),
+        Command::Publish(args) => publish_cmd::run(args),
+        Command::Peek(args) => queue_cmd::peek(args),
+        Command::Tail(args) => queue_cmd::tail(args),
+        Command::Stats(args) => queue_cmd::stats(args),
+        Command::Ui(args) => ui::run(args),
     };
     match result {
         Ok(code) => code,

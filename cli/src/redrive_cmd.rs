@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use sqs_mega::admin;
-use sqs_mega::aws::AwsSettings;
 
+use crate::conn::ConnArgs;
 use crate::{print_out, CliError};
 
 #[derive(Args)]
@@ -22,27 +22,12 @@ pub struct RedriveArgs {
     /// Wait until the task finishes, printing its progress.
     #[arg(long)]
     wait: bool,
-    /// A custom endpoint (the embedded one, `mega local`); default: `AWS_ENDPOINT_URL` if set (as every AWS
-    /// SDK reads it), else AWS.
-    #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
-    #[arg(long)]
-    region: Option<String>,
-    #[arg(long)]
-    profile: Option<String>,
+    #[command(flatten)]
+    conn: ConnArgs,
 }
 
 pub fn run(args: RedriveArgs) -> Result<ExitCode, CliError> {
-    let mut settings = match &args.endpoint_url {
-        Some(url) => AwsSettings::local(url),
-        None => AwsSettings::default(),
-    };
-    if let Some(region) = &args.region {
-        settings = settings.with_region(region.as_str());
-    }
-    if let Some(profile) = &args.profile {
-        settings = settings.with_profile(profile.as_str());
-    }
+    let settings = args.conn.settings();
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {

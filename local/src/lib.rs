@@ -16,6 +16,9 @@
 //! [`ServerHandle::set_anomalies`] or over HTTP:
 //! `PUT /_mega/anomalies/{queue}` with a JSON [`AnomalyConfig`], `DELETE` to clear,
 //! `GET /_mega/anomalies` to list (`*` as the queue name applies to every queue).
+//! `GET /_mega/stats` gives every queue's traffic counters since it was created in this process
+//! (`{"time_ms", "queues": {"name": {"sent", "received", "deleted"}}}`: sends include SNS
+//! deliveries; dead-lettering and redrive moves are not counted), which `mega ui` charts.
 //!
 //! The admin API (`/_mega/...`) is open on a loopback bind; on any other address it is off
 //! unless [`Config::admin_token`] is set (then requests must carry it as the header

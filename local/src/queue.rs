@@ -315,6 +315,34 @@ pub struct Queue {
     pub incarnation: u64,
     pub notify: tokio::sync::Notify,
     pub inner: std::sync::Mutex<QueueInner>,
+    /// Traffic since this queue was created (or the endpoint started): `GET /_mega/stats`.
+    pub counters: Counters,
+}
+
+/// Messages accepted (SendMessage, SendMessageBatch, SNS deliveries), handed out by ReceiveMessage, and
+/// deleted, since the queue was created in this process. Not persisted; moves (dead-lettering, redrive)
+/// are not counted.
+#[derive(Default, Debug)]
+pub struct Counters {
+    pub sent: std::sync::atomic::AtomicU64,
+    pub received: std::sync::atomic::AtomicU64,
+    pub deleted: std::sync::atomic::AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+        counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `(sent, received, deleted)`.
+    pub fn read(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.sent.load(Relaxed),
+            self.received.load(Relaxed),
+            self.deleted.load(Relaxed),
+        )
+    }
 }
 
 pub fn seq_number_string(seq: u64) -> String {
@@ -953,6 +981,7 @@ impl Queue {
             incarnation,
             notify: tokio::sync::Notify::new(),
             inner: std::sync::Mutex::new(inner),
+            counters: Counters::default(),
         }
     }
 

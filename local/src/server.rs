@@ -414,6 +414,22 @@ fn admin(engine: &Engine, method: &str, rest: &str, query: Option<&str>, body: &
                 ),
             }
         }
+        ("GET", ["stats"]) => {
+            let queues: serde_json::Map<String, serde_json::Value> = engine
+                .queue_counters()
+                .into_iter()
+                .map(|(name, (sent, received, deleted))| {
+                    (
+                        name,
+                        serde_json::json!({"sent": sent, "received": received, "deleted": deleted}),
+                    )
+                })
+                .collect();
+            json(
+                200,
+                serde_json::json!({"time_ms": crate::queue::now(), "queues": queues}),
+            )
+        }
         ("GET", ["anomalies"]) => json(200, serde_json::json!(engine.anomalies())),
         ("PUT" | "POST", ["anomalies", queue]) => {
             let cfg: AnomalyConfig = match serde_json::from_slice(body) {

@@ -6,7 +6,9 @@ use super::log::to_stored;
 use super::Engine;
 use crate::durable::Record;
 use crate::error::ApiError;
-use crate::queue::{seq_number_string, NewMessage, Queue, QueueInner, Received, SendResult};
+use crate::queue::{
+    seq_number_string, Counters, NewMessage, Queue, QueueInner, Received, SendResult,
+};
 use crate::util::AttrValue;
 use crate::wire::{
     attrs_to_json, batch_entries, failed_entry, get_int, get_str, parse_message_attributes,
@@ -92,6 +94,7 @@ impl Engine {
         g.next_seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let r = g.send(q.fifo, nm, now, crate::util::uuid_u128())?;
         if let Some(m) = &r.stored {
+            Counters::add(&q.counters.sent, 1);
             let rec = Record::Send {
                 q: q.name.clone(),
                 inc: q.incarnation,
@@ -179,6 +182,7 @@ impl Engine {
             match r {
                 Ok(r) => {
                     if let Some(m) = &r.stored {
+                        Counters::add(&q.counters.sent, 1);
                         records.push((
                             m.seq,
                             Record::Send {
@@ -296,6 +300,7 @@ impl Engine {
         } else {
             g.receive(max, vis, now, q.incarnation, can_dlq, |_| 0)
         };
+        Counters::add(&q.counters.received, got.len() as u64);
         if !got.is_empty() && self.wal.is_some() {
             let rec = Record::Received {
                 q: q.name.clone(),
@@ -365,6 +370,7 @@ impl Engine {
         handle: &str,
     ) -> Result<(), ApiError> {
         if let Some(seq) = g.delete(q.incarnation, handle)? {
+            Counters::add(&q.counters.deleted, 1);
             self.log(&[Record::Delete {
                 q: q.name.clone(),
                 inc: q.incarnation,
@@ -400,6 +406,7 @@ impl Engine {
             match g.delete(q.incarnation, h) {
                 Ok(seq) => {
                     if let Some(seq) = seq {
+                        Counters::add(&q.counters.deleted, 1);
                         recs.push(Record::Delete {
                             q: q.name.clone(),
                             inc: q.incarnation,

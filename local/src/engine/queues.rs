@@ -93,6 +93,16 @@ impl Engine {
             .cloned()
     }
 
+    /// Every queue's traffic counters (`GET /_mega/stats`): name -> (sent, received, deleted).
+    pub fn queue_counters(&self) -> BTreeMap<String, (u64, u64, u64)> {
+        self.queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, q)| (name.clone(), q.counters.read()))
+            .collect()
+    }
+
     pub fn queue_by_url(&self, url: &str) -> Result<Arc<Queue>, ApiError> {
         let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or("");
         self.get_queue(name)

@@ -4,6 +4,12 @@
 // message id first ("ID event NAME attempt N" / "ID data JSON"). Region, credentials and endpoint come from the
 // standard AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID..., AWS_ENDPOINT_URL for `mega local`). SIGTERM or
 // Ctrl-C stops it gracefully (work in flight finishes); exit code 0.
+//
+// MEGA_COMPLETION_STORE chooses where subscribers' completions are kept, so that a message delivered twice is
+// handled once: memory, redis://HOST:6379/0, dynamodb://TABLE (unset: no store); an invalid URL exits with code
+// 1 and says why. MEGA_METRICS_ADDR (9464, 0.0.0.0:9464) serves Prometheus metrics at /metrics. Each handler
+// runs in its message's trace (message.trace()): what it publishes continues that trace.
+import io.sqsmega.MegaException;
 import io.sqsmega.ProcessStatus;
 import io.sqsmega.SqsListener;
 import io.sqsmega.Subscriber;
@@ -17,7 +23,19 @@ public class Worker {
       System.err.println("usage: Worker QUEUE_URL");
       System.exit(2);
     }
-    SqsListener listener = SqsListener.builder().queueUrl(args[0]).build();
+    SqsListener.Builder builder = SqsListener.builder().queueUrl(args[0]);
+    String store = System.getenv("MEGA_COMPLETION_STORE");
+    if (store != null && !store.isEmpty()) builder.completionStore(store);
+    String metrics = System.getenv("MEGA_METRICS_ADDR");
+    if (metrics != null && !metrics.isEmpty()) builder.metricsAddr(metrics);
+    SqsListener listener;
+    try {
+      listener = builder.build();
+    } catch (MegaException e) {
+      System.err.println("worker: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
     listener.subscribe(Subscriber.event().name("events").handler((payload, message) -> {
       say(message.messageId() + " event " + payload.event().name() + " attempt " + message.receiveCount());
       return ProcessStatus.DONE;

@@ -9,6 +9,7 @@ import com.sun.jna.Structure;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
+import com.sun.jna.ptr.ShortByReference;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -133,6 +134,8 @@ final class NativeLib {
   static native int mega_publish_options_set_group_id(Pointer options, String groupId);
   static native int mega_publish_options_set_deduplication_id(Pointer options, String id);
   static native int mega_publish_options_set_subject(Pointer options, String subject);
+  static native int mega_publish_options_set_traceparent(Pointer options, String traceparent);
+  static native int mega_publish_options_set_no_trace(Pointer options, boolean noTrace);
   static native int mega_publish_options_set_delay_seconds(Pointer options, int seconds);
   static native int mega_publish_options_add_attribute(Pointer options, String name, String type, String value);
   static native int mega_sqs_publisher_new(Pointer settings, String queueUrl, PointerByReference out);
@@ -152,6 +155,8 @@ final class NativeLib {
   static native int mega_listener_new(Pointer settings, String queueUrl, PointerByReference out);
   static native void mega_listener_free(Pointer listener);
   static native int mega_listener_set(Pointer listener, int option, long value);
+  static native int mega_listener_set_text(Pointer listener, int option, String value);
+  static native int mega_listener_metrics_port(Pointer listener, ShortByReference out);
   static native int mega_listener_subscribe_queued_pattern(Pointer listener, String name, int kind, Pointer pattern);
   static native int mega_listener_run(Pointer listener);
   static native void mega_listener_stop(Pointer listener);
@@ -165,6 +170,8 @@ final class NativeLib {
   static native int mega_message_id(Pointer message, Str out);
   static native int mega_message_receive_count(Pointer message, IntByReference out);
   static native int mega_message_attributes_json(Pointer message, Str out);
+  static native int mega_message_traceparent(Pointer message, Str out);
+  static native int mega_message_parent_traceparent(Pointer message, Str out);
   static native int mega_local_start(String host, short port, PointerByReference out);
   static native String mega_local_url(Pointer local);
   static native void mega_local_free(Pointer local);

@@ -23,6 +23,8 @@ public final class Publisher implements AutoCloseable {
     boolean binaryEncoding;
     String groupId, deduplicationId, subject;
     Integer delaySeconds;
+    String traceparent;
+    boolean noTrace;
     final Map<String, String[]> attributes = new LinkedHashMap<>();
 
     public Options binaryEncoding(boolean v) { binaryEncoding = v; return this; }
@@ -30,6 +32,11 @@ public final class Publisher implements AutoCloseable {
     public Options deduplicationId(String v) { deduplicationId = v; return this; }
     public Options subject(String v) { subject = v; return this; }
     public Options delaySeconds(int v) { delaySeconds = v; return this; }
+    /** The trace context to send (default: a new span of the handler running on this thread, else a new trace). */
+    public Options traceparent(String v) { traceparent = v; return this; }
+    public Options traceparent(TraceContext v) { traceparent = v == null ? null : v.traceparent(); return this; }
+    /** Send no traceparent attribute. */
+    public Options noTrace(boolean v) { noTrace = v; return this; }
     /** A String attribute (a Number for numbers). */
     public Options attribute(String name, Object value) {
       boolean number = value instanceof Number;
@@ -48,6 +55,8 @@ public final class Publisher implements AutoCloseable {
         if (deduplicationId != null) NativeLib.check(NativeLib.mega_publish_options_set_deduplication_id(o, deduplicationId));
         if (subject != null) NativeLib.check(NativeLib.mega_publish_options_set_subject(o, subject));
         if (delaySeconds != null) NativeLib.check(NativeLib.mega_publish_options_set_delay_seconds(o, delaySeconds));
+        if (traceparent != null) NativeLib.check(NativeLib.mega_publish_options_set_traceparent(o, traceparent));
+        if (noTrace) NativeLib.check(NativeLib.mega_publish_options_set_no_trace(o, true));
         for (Map.Entry<String, String[]> e : attributes.entrySet()) {
           NativeLib.check(NativeLib.mega_publish_options_add_attribute(o, e.getKey(), e.getValue()[0], e.getValue()[1]));
         }

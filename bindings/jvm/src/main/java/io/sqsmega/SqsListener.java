@@ -3,6 +3,7 @@ package io.sqsmega;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
+import com.sun.jna.ptr.ShortByReference;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -49,6 +50,7 @@ public final class SqsListener implements AutoCloseable {
     private Aws aws = Aws.fromChain();
     private int workers = 10;
     private final Map<Integer, Long> options = new LinkedHashMap<>(Map.of(4, 100L));
+    private final Map<Integer, String> texts = new LinkedHashMap<>();
 
     public Builder queueUrl(String v) { queueUrl = v; return this; }
     public Builder aws(Aws v) { aws = v; return this; }
@@ -66,6 +68,15 @@ public final class SqsListener implements AutoCloseable {
     public Builder retryBaseMs(long v) { options.put(8, v); return this; }
     public Builder retryMaxMs(long v) { options.put(9, v); return this; }
     public Builder keepUnmatched(boolean v) { options.put(11, v ? 1L : 0L); return this; }
+    /**
+     * The completion store, as a URL: {@code memory}, {@code redis://HOST:6379/0}, {@code dynamodb://TABLE}
+     * (each with {@code ?lease=30s&ttl=24h}); a message delivered twice then runs each subscriber once. Checked
+     * by {@link #build()} (an {@link MegaException.InvalidArgumentException} naming the URL, its password hidden).
+     */
+    public Builder completionStore(String url) { texts.put(12, url); return this; }
+    /** Serve Prometheus metrics ({@code GET /metrics}) while listening: {@code 9464}, {@code 0.0.0.0:9464}, 0 for a free port. */
+    public Builder metricsAddr(String addr) { texts.put(13, addr); return this; }
+    public Builder metricsAddr(int port) { return metricsAddr(Integer.toString(port)); }
 
     public SqsListener build() {
       if (queueUrl == null) throw MegaException.invalid("queueUrl is required");
@@ -91,6 +102,7 @@ public final class SqsListener implements AutoCloseable {
       // The JVM owns SIGTERM/SIGINT (shutdown hooks): the core never installs signal handlers here.
       NativeLib.check(NativeLib.mega_listener_set(listener, 10, 0));
       for (Map.Entry<Integer, Long> e : b.options.entrySet()) NativeLib.check(NativeLib.mega_listener_set(listener, e.getKey(), e.getValue()));
+      for (Map.Entry<Integer, String> e : b.texts.entrySet()) NativeLib.check(NativeLib.mega_listener_set_text(listener, e.getKey(), e.getValue()));
     } catch (RuntimeException e) {
       cleanable.clean();
       throw e;
@@ -191,6 +203,18 @@ public final class SqsListener implements AutoCloseable {
     return this;
   }
 
+  /** The port the metrics endpoint listens on while running with {@code metricsAddr} (the one picked for 0), else 0. */
+  public int metricsPort() {
+    ShortByReference out = new ShortByReference();
+    NativeLib.check(NativeLib.mega_listener_metrics_port(listener, out));
+    return Short.toUnsignedInt(out.getValue());
+  }
+
+  private static final ThreadLocal<TraceContext> CURRENT = new ThreadLocal<>();
+
+  /** The trace context of the handler running on this thread, or null outside handlers. */
+  public static TraceContext currentTrace() { return CURRENT.get(); }
+
   /** The counters of the current or last run. */
   @SuppressWarnings("unchecked")
   public Map<String, Object> stats() {
@@ -239,7 +263,12 @@ public final class SqsListener implements AutoCloseable {
     NativeLib.check(NativeLib.mega_message_attributes_json(msg, s));
     Map<String, Object> attributes = (Map<String, Object>) Json.load(s.text());
     Object payload = "mega".equals(report.get("kind")) ? Payload.wrap(report.get("payload")) : report.get("payload");
-    Message message = new Message(id, count.getValue(), (String) report.get("encoding"), (Map<String, Object>) report.get("sns"), attributes);
+    NativeLib.check(NativeLib.mega_message_traceparent(msg, s));
+    String traceparent = s.text();
+    String parent = NativeLib.mega_message_parent_traceparent(msg, s) == 0 ? s.text() : null;
+    TraceContext trace = new TraceContext(traceparent, parent);
+    Message message = new Message(id, count.getValue(), (String) report.get("encoding"), (Map<String, Object>) report.get("sns"), attributes, trace);
+    CURRENT.set(trace);
     try {
       ProcessStatus status = sub.handler.handle(payload, message);
       return status == null ? ProcessStatus.DONE.code : status.code;
@@ -259,6 +288,8 @@ public final class SqsListener implements AutoCloseable {
       }
       LOG.log(Level.SEVERE, "subscriber " + name + " failed (fatal_error)", t);
       return ProcessStatus.FATAL_ERROR.code;
+    } finally {
+      CURRENT.remove();
     }
   }
 }

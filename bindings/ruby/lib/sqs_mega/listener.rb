@@ -12,17 +12,34 @@ module SqsMega
     end
   end
 
-  # What SQS said about a message: message_id, receive_count, encoding, sns (Hash or nil), attributes
-  # (message attributes: name => {"dataType", "value"}).
-  class Message
-    attr_reader :message_id, :receive_count, :encoding, :sns
+  # One span's place in a W3C trace: traceparent ("00-<trace_id>-<span_id>-<flags>"), trace_id (32 hex
+  # digits), span_id (16), and parent: the sender's traceparent, or nil.
+  TraceContext = Struct.new(:traceparent, :parent) do
+    def trace_id = traceparent[3, 32]
+    def span_id = traceparent[36, 16]
+    def parent_span_id = parent && parent[36, 16]
+    def to_s = traceparent
+  end
 
-    def initialize(native, message_id, receive_count, encoding, sns)
+  class << self
+    # The trace context of the handler running on this thread (nil outside handlers). What the thread
+    # publishes meanwhile continues it (the C library keeps it for the thread that took the message).
+    def current_trace = Thread.current[:sqs_mega_trace]
+  end
+
+  # What SQS said about a message: message_id, receive_count, encoding, sns (Hash or nil), attributes
+  # (message attributes: name => {"dataType", "value"}), trace (the TraceContext of its handling: a new span
+  # of the sender's trace, or a new trace).
+  class Message
+    attr_reader :message_id, :receive_count, :encoding, :sns, :trace
+
+    def initialize(native, message_id, receive_count, encoding, sns, trace)
       @native = native
       @message_id = message_id
       @receive_count = receive_count
       @encoding = encoding
       @sns = sns
+      @trace = trace
       @attributes = nil
     end
 
@@ -47,8 +64,10 @@ module SqsMega
 
     # Settings: max_number_of_messages (10), wait_time_seconds (20), visibility_timeout (the queue's),
     # pollers (1), max_in_flight (100), workers (10 threads), shutdown_grace (30 s), heartbeat (true),
-    # retry_base / retry_max (2 s / 900 s), keep_unmatched (false); AWS: region, endpoint, access_key_id,
-    # secret_access_key, session_token, profile.
+    # retry_base / retry_max (2 s / 900 s), keep_unmatched (false), completion_store (a store URL: "memory",
+    # "redis://HOST:6379/0", "dynamodb://TABLE"; none by default), metrics_addr (serve Prometheus metrics at
+    # /metrics while listening: 9464, "0.0.0.0:9464", 0 for a free port, see metrics_port); AWS: region,
+    # endpoint, access_key_id, secret_access_key, session_token, profile.
     def initialize(queue_url:, workers: 10, **options)
       @queue_url = queue_url
       @workers = Integer(workers)
@@ -65,6 +84,10 @@ module SqsMega
     end
 
     def set(option, value)
+      if (text = Native::LISTENER_TEXT_OPTIONS[option])
+        Native.check(Native.mega_listener_set_text(@native, text, value&.to_s))
+        return self
+      end
       key = SECONDS.fetch(option, option)
       value = (value * 1000).round if SECONDS.key?(option)
       value = value ? 1 : 0 if value == true || value == false
@@ -100,6 +123,15 @@ module SqsMega
       out = FFI::MemoryPointer.new(:bool)
       Native.check(Native.mega_listener_is_running(@native, out))
       out.read(:bool)
+    end
+
+    # The port the metrics endpoint listens on while running with metrics_addr (the one picked for port 0),
+    # else nil.
+    def metrics_port
+      out = FFI::MemoryPointer.new(:uint16)
+      Native.check(Native.mega_listener_metrics_port(@native, out))
+      port = out.read(:uint16)
+      port.zero? ? nil : port
     end
 
     # The counters of the current or last run.
@@ -171,12 +203,14 @@ module SqsMega
       msg = Native.out_pointer { |o| Native.mega_delivery_message(delivery, o) }
       report = Values.load(Native.borrowed_str { |s| Native.mega_message_json(msg, s) })
       payload = Payload.wrap(report["kind"], report["payload"])
+      trace = trace_of(msg)
+      Thread.current[:sqs_mega_trace] = trace
       result =
         if wants_message
           id = Native.borrowed_str { |s| Native.mega_message_id(msg, s) }
           count = FFI::MemoryPointer.new(:uint32)
           Native.check(Native.mega_message_receive_count(msg, count))
-          instance.process(payload, Message.new(msg, id, count.read(:uint32), report["encoding"], report["sns"]))
+          instance.process(payload, Message.new(msg, id, count.read(:uint32), report["encoding"], report["sns"], trace))
         else
           instance.process(payload)
         end
@@ -190,6 +224,15 @@ module SqsMega
     rescue Exception => e # rubocop:disable Lint/RescueException -- an interrupt is no verdict on the message
       SqsMega.logger.warn("subscriber #{name} interrupted (#{e.class}): retriable_error")
       Native::STATUSES[:retriable_error]
+    ensure
+      Thread.current[:sqs_mega_trace] = nil
+    end
+
+    def trace_of(msg)
+      traceparent = Native.borrowed_str { |s| Native.mega_message_traceparent(msg, s) }
+      parent = Native::Str.new
+      parent = Native.mega_message_parent_traceparent(msg, parent.pointer).zero? ? parent.to_s : nil
+      TraceContext.new(traceparent, parent).freeze
     end
 
     def status_of(name, result)

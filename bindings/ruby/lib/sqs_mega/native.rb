@@ -83,6 +83,8 @@ module SqsMega
     attach_function :mega_publish_options_set_group_id, %i[pointer string], :uint32
     attach_function :mega_publish_options_set_deduplication_id, %i[pointer string], :uint32
     attach_function :mega_publish_options_set_subject, %i[pointer string], :uint32
+    attach_function :mega_publish_options_set_traceparent, %i[pointer string], :uint32
+    attach_function :mega_publish_options_set_no_trace, %i[pointer bool], :uint32
     attach_function :mega_publish_options_set_delay_seconds, %i[pointer int32], :uint32
     attach_function :mega_publish_options_add_attribute, %i[pointer string string string], :uint32
     attach_function :mega_publish_options_add_binary_attribute, %i[pointer string pointer size_t], :uint32
@@ -104,6 +106,8 @@ module SqsMega
     attach_function :mega_listener_new, %i[pointer string pointer], :uint32
     attach_function :mega_listener_free, [:pointer], :void, blocking: true
     attach_function :mega_listener_set, %i[pointer uint32 int64], :uint32
+    attach_function :mega_listener_set_text, %i[pointer uint32 string], :uint32
+    attach_function :mega_listener_metrics_port, %i[pointer pointer], :uint32
     attach_function :mega_listener_subscribe_queued_pattern, %i[pointer string uint32 pointer], :uint32
     attach_function :mega_listener_run, [:pointer], :uint32, blocking: true
     attach_function :mega_listener_stop, [:pointer], :void
@@ -118,6 +122,8 @@ module SqsMega
     attach_function :mega_message_id, %i[pointer pointer], :uint32
     attach_function :mega_message_receive_count, %i[pointer pointer], :uint32
     attach_function :mega_message_attributes_json, %i[pointer pointer], :uint32
+    attach_function :mega_message_traceparent, %i[pointer pointer], :uint32
+    attach_function :mega_message_parent_traceparent, %i[pointer pointer], :uint32
     attach_function :mega_local_start, %i[string uint16 pointer], :uint32, blocking: true
     attach_function :mega_local_url, [:pointer], :string
     attach_function :mega_local_free, [:pointer], :void, blocking: true
@@ -127,6 +133,8 @@ module SqsMega
       heartbeat: 5, shutdown_grace_ms: 6, delete_linger_ms: 7, retry_base_ms: 8, retry_max_ms: 9,
       handle_signals: 10, keep_unmatched: 11
     }.freeze
+    # Settings given as text (mega_listener_set_text).
+    LISTENER_TEXT_OPTIONS = { completion_store: 12, metrics_addr: 13 }.freeze
     SUBSCRIBER_KINDS = { event: 0, data: 1, message: 2 }.freeze
     STATUSES = { done: 1, retry_later: 2, fatal_error: 3, retriable_error: 4 }.freeze
 

@@ -42,8 +42,10 @@ module SqsMega
 
     # Options: binary_encoding:, attributes: ({name => String | Numeric | binary String | [type, value]}),
     # delay_seconds:, group_id:, deduplication_id:, subject: (SNS).
-    def publish(payload, binary_encoding: false, attributes: nil, delay_seconds: nil, group_id: nil, deduplication_id: nil, subject: nil)
-      with_options(binary_encoding, attributes, delay_seconds, group_id, deduplication_id, subject) do |opts|
+    # traceparent: the trace context to send (a String or a TraceContext); by default a new span of the context
+    # of the handler running on this thread, else a new trace.
+    def publish(payload, binary_encoding: false, attributes: nil, delay_seconds: nil, group_id: nil, deduplication_id: nil, subject: nil, traceparent: nil)
+      with_options(binary_encoding, attributes, delay_seconds, group_id, deduplication_id, subject, traceparent) do |opts|
         id = Native.owned_string do |out|
           case payload
           when Payload then Native.mega_publisher_publish_json(@native, Values.dump(payload.to_h), opts, out)
@@ -105,8 +107,9 @@ module SqsMega
 
     private
 
-    def with_options(binary_encoding, attributes, delay_seconds, group_id, deduplication_id, subject)
+    def with_options(binary_encoding, attributes, delay_seconds, group_id, deduplication_id, subject, traceparent = nil)
       opts = Native.out_pointer { |out| Native.mega_publish_options_new(out) }
+      Native.check(Native.mega_publish_options_set_traceparent(opts, traceparent.to_s)) if traceparent
       Native.check(Native.mega_publish_options_set_binary_encoding(opts, binary_encoding))
       Native.check(Native.mega_publish_options_set_delay_seconds(opts, delay_seconds)) if delay_seconds
       Native.check(Native.mega_publish_options_set_group_id(opts, group_id)) if group_id

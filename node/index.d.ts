@@ -131,6 +131,10 @@ export interface PublishOptions {
   deduplicationId?: string
   /** SNS only. */
   subject?: string
+  /** The trace context to send (default: a new span of the running handler's context, else a new trace). */
+  traceparent?: string | TraceContext
+  /** Send no traceparent attribute. */
+  noTrace?: boolean
 }
 
 export interface Published {
@@ -173,7 +177,25 @@ export interface Message {
   encoding: string | null
   sns: SnsMetadata | null
   subscriber: string
+  /** The trace context of this message's handling: a new span of the sender's trace, or a new trace. */
+  trace: TraceContext
 }
+
+/** One span's place in a W3C trace. */
+export interface TraceContext {
+  /** 00-<traceId>-<spanId>-<flags> */
+  readonly traceparent: string
+  /** 32 lowercase hex digits. */
+  readonly traceId: string
+  /** 16 lowercase hex digits. */
+  readonly spanId: string
+  /** The sender's traceparent, or null when the message carried none. */
+  readonly parent: string | null
+}
+
+/** The trace context of the handler running in this async context (null outside handlers): what publishes
+ * made here continue. */
+export declare function currentTrace(): TraceContext | null
 
 export type Handler<P> = (payload: P, message: Message) => ProcessStatus | void | Promise<ProcessStatus | void>
 
@@ -211,7 +233,12 @@ export interface ListenerOptions extends AwsOptions {
   unmatched?: 'delete' | 'keep'
   raw?: 'delete' | 'keep'
   invalid?: 'keep' | 'delete'
-  completionStore?: { capacity?: number }
+  /** An in-memory store ({ capacity }), or a store URL: 'memory', 'redis://HOST:6379/0', 'dynamodb://TABLE'
+   * (each with ?lease=30s&ttl=24h). */
+  completionStore?: { capacity?: number } | string
+  /** Serve Prometheus metrics (GET /metrics) while listening: 9464 (loopback), '0.0.0.0:9464', 0 (a free
+   * port: see metricsAddress). */
+  metricsAddr?: number | string
   isRetriable?: (error: unknown) => boolean
 }
 
@@ -235,6 +262,9 @@ export interface Stats {
   visibilityCalls: number
   receiveErrors: number
   inFlight: number
+  storeCalls: number
+  storeErrors: number
+  storeBusy: number
   handlerP50Ms: number
   handlerP99Ms: number
   requestsPerMessage: number
@@ -254,6 +284,8 @@ export declare class SqsListener extends EventEmitter {
   close(): Promise<void>
   closeOnSignals(signals?: NodeJS.Signals[]): this
   readonly running: boolean
+  /** Where the metrics endpoint listens while running with metricsAddr, else null. */
+  readonly metricsAddress: { host: string; port: number } | null
   stats(): Stats
   on(event: 'message_received', listener: (payload: ReceivedPayload, message: Message) => void): this
   on(event: 'processed', listener: (event: ProcessedEvent) => void): this

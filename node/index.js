@@ -4,6 +4,7 @@
 // decoding, matching, retries and deletes are the Rust core's (the addon), off the event loop.
 
 const { EventEmitter } = require('node:events')
+const { AsyncLocalStorage } = require('node:async_hooks')
 const path = require('node:path')
 
 function loadNative() {
@@ -410,6 +411,29 @@ function settingsOf(o = {}) {
 const ProcessStatus = Object.freeze({ DONE: 1, RETRY_LATER: 2, FATAL_ERROR: 3, RETRIABLE_ERROR: 4 })
 const STATUS_NAMES = ['', 'DONE', 'RETRY_LATER', 'FATAL_ERROR', 'RETRIABLE_ERROR']
 
+// ---------------------------------------------------------------------------------------------------------
+// Trace context: each handler runs in its message's context (an AsyncLocalStorage), which publishes made from
+// it continue (a new span of the same trace).
+
+const traceStorage = new AsyncLocalStorage()
+
+/** The trace context of the handler running in this async context: { traceparent, traceId, spanId, parent },
+ * or null outside handlers. */
+function currentTrace() {
+  return traceStorage.getStore() ?? null
+}
+
+/** The publish options the addon gets: the traceparent given (a string or a trace context), else the running
+ * handler's context to continue. */
+function traceOptions(options) {
+  const { traceparent, ...rest } = options || {}
+  if (traceparent !== undefined && traceparent !== null) {
+    return { ...rest, traceparent: typeof traceparent === 'string' ? traceparent : traceparent.traceparent }
+  }
+  const running = traceStorage.getStore()
+  return running ? { ...rest, parentTrace: running.traceparent } : rest
+}
+
 function publishResult([messageId, sequenceNumber]) {
   return { messageId, sequenceNumber: sequenceNumber ?? null }
 }
@@ -422,7 +446,7 @@ class Publisher {
   /** Publishes one payload: { messageId, sequenceNumber }. */
   async publish(payload, options = {}) {
     const [kind, json] = classify(payload)
-    return publishResult(await callAsync(this._native.publish(kind, json, toTagged(options))))
+    return publishResult(await callAsync(this._native.publish(kind, json, toTagged(traceOptions(options)))))
   }
 
   /** Publishes many payloads (or { payload, options }), ten per request: one result per entry, in order,
@@ -431,7 +455,7 @@ class Publisher {
     const list = entries.map((e) => {
       const isEntry = e !== null && typeof e === 'object' && 'payload' in e && !(e instanceof Payload)
       const [kind, json] = classify(isEntry ? e.payload : e)
-      return [kind, json, toTagged(isEntry ? e.options || {} : {})]
+      return [kind, json, toTagged(traceOptions(isEntry ? e.options || {} : {}))]
     })
     const results = await callAsync(this._native.publishBatch(list))
     return results.map(([id, x]) => {
@@ -464,12 +488,16 @@ class SqsListener extends EventEmitter {
    * @param {object} o queueUrl, region / endpoint / credentials (else the standard AWS chain), and
    *   maxNumberOfMessages (10), waitTimeSeconds (20), visibilityTimeout (the queue's), pollers (1),
    *   maxInFlight (100), shutdownGraceMs (30000), heartbeat (true), retryBaseMs / retryMaxMs (2000 /
-   *   900000), unmatched ('delete'), raw ('delete'), invalid ('keep'), completionStore ({ capacity }),
-   *   isRetriable (error => boolean, besides RetriableError).
+   *   900000), unmatched ('delete'), raw ('delete'), invalid ('keep'), completionStore ({ capacity } or
+   *   a store URL: 'memory', 'redis://HOST:6379/0', 'dynamodb://TABLE'), metricsAddr (9464,
+   *   '0.0.0.0:9464', 0: a free port), isRetriable (error => boolean, besides RetriableError).
    */
   constructor(o) {
     super()
-    const { queueUrl, isRetriable, completionStore, ...rest } = o
+    const { queueUrl, isRetriable, completionStore, metricsAddr, ...rest } = o
+    if (completionStore !== undefined && completionStore !== null && typeof completionStore !== 'string' && typeof completionStore !== 'object') {
+      throw new InvalidArgumentError(`completionStore must be { capacity } or a store URL, not ${describe(completionStore)}`, { code: 'invalid_argument' })
+    }
     this.queueUrl = queueUrl
     this._isRetriable = isRetriable || null
     this._closing = null
@@ -488,7 +516,9 @@ class SqsListener extends EventEmitter {
       unmatched: rest.unmatched,
       raw: rest.raw,
       invalid: rest.invalid,
-      completionStoreCapacity: completionStore ? completionStore.capacity ?? 100000 : undefined,
+      completionStoreCapacity: completionStore && typeof completionStore === 'object' ? completionStore.capacity ?? 100000 : undefined,
+      completionStore: typeof completionStore === 'string' ? completionStore : undefined,
+      metricsAddr: metricsAddr === undefined || metricsAddr === null ? undefined : String(metricsAddr),
     }
     this._native = call(() => new native.NativeListener(queueUrl, settingsOf(rest), options))
   }
@@ -518,9 +548,10 @@ class SqsListener extends EventEmitter {
       try {
         const d = fromTagged(text)
         message = { ...d.message, encoding: d.encoding, sns: d.sns, subscriber: name }
+        Object.freeze(message.trace)
         const payload = payloadOf(d.kind, d.payload)
         if (this.listenerCount('message_received')) this.emit('message_received', payload, message)
-        const result = await handler(payload, message)
+        const result = await traceStorage.run(message.trace, () => handler(payload, message))
         const status = this._statusOf(name, result, message)
         if (this.listenerCount('processed')) this.emit('processed', { subscriber: name, status: STATUS_NAMES[status], message })
         return status
@@ -600,6 +631,13 @@ class SqsListener extends EventEmitter {
     return this._native.running
   }
 
+  /** { host, port } of the metrics endpoint while listening with metricsAddr (the port picked for 0), else
+   * null. */
+  get metricsAddress() {
+    const a = this._native.metricsAddr
+    return a ? { host: a[0], port: Number(a[1]) } : null
+  }
+
   /** The counters of the current or last run. */
   stats() {
     return JSON.parse(this._native.stats())
@@ -670,7 +708,7 @@ module.exports = {
   // patterns
   eq, gt, gte, lt, lte, match, oneOf, not, and, or, any, empty, date, compile, compileJson, evaluate, Pattern,
   // publishing and listening
-  SqsPublisher, SnsPublisher, SqsListener, ProcessStatus, LocalEndpoint,
+  SqsPublisher, SnsPublisher, SqsListener, ProcessStatus, LocalEndpoint, currentTrace,
   // errors
   MegaError, JsonError, DecodeError, EncodeError, PatternError, InvalidArgumentError, PublishError,
   ServiceError, ListenerError, BusyError, HandlerError, RetriableError,

@@ -4,7 +4,12 @@
 // message id first (`ID event NAME attempt N` / `ID data JSON`). Region, credentials and endpoint come from
 // the standard AWS environment (AWS_REGION, AWS_ACCESS_KEY_ID..., AWS_ENDPOINT_URL for `mega local`).
 // SIGTERM or Ctrl-C stops it gracefully (work in flight finishes); exit code 0.
-import { SqsListener } from 'sqs-mega'
+//
+// MEGA_COMPLETION_STORE chooses where subscribers' completions are kept, so that a message delivered twice is
+// handled once: memory, redis://HOST:6379/0, dynamodb://TABLE (unset: no store); an invalid URL exits with
+// code 1 and says why. MEGA_METRICS_ADDR (9464, 0.0.0.0:9464) serves Prometheus metrics at /metrics. Each
+// handler runs in its message's trace (message.trace): what it publishes continues that trace.
+import { SqsListener, MegaError } from 'sqs-mega'
 
 const queueUrl = process.argv[2]
 if (!queueUrl) {
@@ -12,7 +17,18 @@ if (!queueUrl) {
   process.exit(2)
 }
 
-const listener = new SqsListener({ queueUrl })
+let listener
+try {
+  listener = new SqsListener({
+    queueUrl,
+    completionStore: process.env.MEGA_COMPLETION_STORE || undefined,
+    metricsAddr: process.env.MEGA_METRICS_ADDR || undefined,
+  })
+} catch (e) {
+  if (!(e instanceof MegaError)) throw e
+  console.error(`worker: ${e.message}`)
+  process.exit(1)
+}
 listener.subscribe({
   name: 'events',
   kind: 'event',

@@ -25,6 +25,7 @@ use sqs_mega::listen::{
 };
 use sqs_mega::matcher::{self, Callbacks, Pattern, Syntax};
 use sqs_mega::publish::{Attribute, BatchEntry, PublishOptions, Publisher};
+use sqs_mega::trace::TraceContext;
 use sqs_mega::{Content, Decoded, Map, Value};
 
 type Result<T> = napi::Result<T>;
@@ -353,6 +354,17 @@ fn publish_options(options_json: &str) -> Result<PublishOptions> {
             ("groupId", Value::String(s)) => o.group_id = Some(s.clone()),
             ("deduplicationId", Value::String(s)) => o.deduplication_id = Some(s.clone()),
             ("subject", Value::String(s)) => o.subject = Some(s.clone()),
+            // The context given is sent as it is; the running handler's (index.js reads it from its
+            // AsyncLocalStorage) is continued with a new span.
+            ("traceparent", Value::String(s)) => {
+                o.trace = Some(TraceContext::parse(s).map_err(|e| invalid(e.to_string()))?)
+            }
+            ("parentTrace", Value::String(s)) => {
+                if o.trace.is_none() {
+                    o.trace = TraceContext::parse(s).ok().map(|c| c.child());
+                }
+            }
+            ("noTrace", Value::Bool(b)) => o.no_trace = *b,
             ("attributes", Value::Map(attrs)) => {
                 for (name, a) in attrs {
                     let attribute = match a {
@@ -518,6 +530,18 @@ fn message_json(m: &Message) -> String {
         attrs.insert(k.clone(), Value::Map(one));
     }
     d.insert("messageAttributes".into(), Value::Map(attrs));
+    let traceparent = m.trace.traceparent();
+    let mut trace = Map::default();
+    trace.insert("traceId".into(), Value::from(&traceparent[3..35]));
+    trace.insert("spanId".into(), Value::from(&traceparent[36..52]));
+    trace.insert("traceparent".into(), Value::from(traceparent.as_str()));
+    trace.insert(
+        "parent".into(),
+        m.parent_trace
+            .map(|p| Value::from(p.traceparent().as_str()))
+            .unwrap_or_default(),
+    );
+    d.insert("trace".into(), Value::Map(trace));
     let mut out = match decoded_value(&m.decoded) {
         Value::Map(x) => x,
         _ => Map::default(),
@@ -579,6 +603,9 @@ pub struct ListenerOptions {
     pub raw: Option<String>,
     pub invalid: Option<String>,
     pub completion_store_capacity: Option<u32>,
+    /// A store URL (`memory`, `redis://…`, `dynamodb://TABLE`).
+    pub completion_store: Option<String>,
+    pub metrics_addr: Option<String>,
 }
 
 fn ms(v: f64, name: &str) -> Result<Duration> {
@@ -634,6 +661,8 @@ impl NativeListener {
             base.unwrap_or(d.base),
             max.unwrap_or(d.max),
         ));
+        c.completion_store = options.completion_store;
+        c.metrics_addr = options.metrics_addr;
         c.validate().map_err(|e| mega_error(&e))?;
         let mut l = SqsListener::new(&aws_settings(settings)?, c);
         l.set_unmatched_policy(match options.unmatched.as_deref().unwrap_or("delete") {
@@ -764,6 +793,17 @@ impl NativeListener {
     #[napi(getter)]
     pub fn running(&self) -> bool {
         self.running.load(Ordering::Acquire)
+    }
+
+    /// `[host, port]` of the metrics endpoint while a run serves it, else `null`.
+    #[napi(getter)]
+    pub fn metrics_addr(&self) -> Option<Vec<String>> {
+        self.listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|l| l.metrics_addr())
+            .map(|a| vec![a.ip().to_string(), a.port().to_string()])
     }
 
     /// The counters of the current or last run (JSON).

@@ -7,9 +7,12 @@ import { LocalEndpoint, SqsPublisher, PayloadBuilder } from '../index.js'
 
 const worker = process.argv[2]
 const ep = await LocalEndpoint.start()
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  const queueUrl = await ep.createQueue(`worker-${sig}`)
-  const env = { ...process.env, AWS_ENDPOINT_URL: ep.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' }
+const base = { ...process.env, AWS_ENDPOINT_URL: ep.url, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' }
+delete base.MEGA_COMPLETION_STORE
+delete base.MEGA_METRICS_ADDR
+for (const [sig, store] of [['SIGTERM', null], ['SIGINT', null], ['SIGTERM', 'memory']]) {
+  const queueUrl = await ep.createQueue(`worker-${sig}-${store ?? 'none'}`)
+  const env = store ? { ...base, MEGA_COMPLETION_STORE: store, MEGA_METRICS_ADDR: '127.0.0.1:0' } : base
   const p = spawn(process.execPath, [worker, queueUrl], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]()
   const next = async () => (await lines.next()).value
@@ -23,6 +26,18 @@ for (const sig of ['SIGTERM', 'SIGINT']) {
   p.kill(sig)
   assert.equal(await next(), 'stopped: 2 message(s) done')
   assert.equal(await exited, 0)
-  console.log(`worker example: ok (${sig})`)
+  console.log(`worker example: ok (${sig}${store ? `, MEGA_COMPLETION_STORE=${store}` : ''})`)
+}
+{
+  // A bad store URL: exit code 1, the URL named (its password hidden) with the problem.
+  const env = { ...base, MEGA_COMPLETION_STORE: 'redis://user:hunter2@cache:6379/0?lease=soon' }
+  const p = spawn(process.execPath, [worker, await ep.createQueue('worker-bad-store')], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  p.stderr.on('data', (d) => { err += d })
+  const code = await new Promise((resolve) => p.on('exit', resolve))
+  assert.equal(code, 1, err)
+  assert.match(err, /completion store redis:\/\/user:\*\*\*@cache.*lease/)
+  assert.doesNotMatch(err, /hunter2/)
+  console.log('worker example: ok (a bad MEGA_COMPLETION_STORE exits 1)')
 }
 await ep.close()

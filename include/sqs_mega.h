@@ -347,6 +347,12 @@ typedef bool (*mega_predicate)(void *userdata, const mega_value *value);
 // one ([`mega_listener_metrics_port`]). Default none.
 #define MEGA_LISTENER_METRICS_ADDR 13
 
+// Text, for [`mega_listener_set_text`]: the completion store's key of a message, a dotted path into its
+// payload (a data object, or the canonical MEGA event map: `data.order_id`) whose string or integer is a
+// business key, so that two messages for the same work run once; messages without it use their message id.
+// Default none (the message id).
+#define MEGA_LISTENER_IDEMPOTENCY_KEY 14
+
 // ReceiveMessage calls made.
 #define MEGA_STAT_RECEIVE_CALLS 0
 
@@ -621,7 +627,8 @@ void mega_listener_free(mega_listener *listener);
 // listener whose settings were all accepted can always start. `MEGA_RESULT_BUSY` while running.
 mega_result mega_listener_set(mega_listener *listener, mega_listener_option option, int64_t value);
 
-// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`); `value` NULL
+// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`,
+// `MEGA_LISTENER_IDEMPOTENCY_KEY`); `value` NULL
 // clears it. The value is checked here (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting, the value (a
 // URL's password hidden) and the problem; the setting keeps its old value): a store URL is parsed, not
 // connected to, so a store that cannot be reached fails `mega_listener_run`. `MEGA_RESULT_BUSY` while

@@ -108,6 +108,11 @@ pub const MEGA_LISTENER_COMPLETION_STORE: mega_listener_option = 12;
 /// address while the listener runs: `9464` (loopback), `127.0.0.1:9464`, `0.0.0.0:9464`; port 0 picks a free
 /// one ([`mega_listener_metrics_port`]). Default none.
 pub const MEGA_LISTENER_METRICS_ADDR: mega_listener_option = 13;
+/// Text, for [`mega_listener_set_text`]: the completion store's key of a message, a dotted path into its
+/// payload (a data object, or the canonical MEGA event map: `data.order_id`) whose string or integer is a
+/// business key, so that two messages for the same work run once; messages without it use their message id.
+/// Default none (the message id).
+pub const MEGA_LISTENER_IDEMPOTENCY_KEY: mega_listener_option = 14;
 
 /// A listener counter, for [`mega_listener_stat`]: one of `MEGA_STAT_*`.
 pub type mega_stat = u32;
@@ -263,6 +268,7 @@ fn option_name(option: mega_listener_option) -> Option<&'static str> {
         MEGA_LISTENER_KEEP_UNMATCHED => "MEGA_LISTENER_KEEP_UNMATCHED",
         MEGA_LISTENER_COMPLETION_STORE => "MEGA_LISTENER_COMPLETION_STORE",
         MEGA_LISTENER_METRICS_ADDR => "MEGA_LISTENER_METRICS_ADDR",
+        MEGA_LISTENER_IDEMPOTENCY_KEY => "MEGA_LISTENER_IDEMPOTENCY_KEY",
         _ => return None,
     })
 }
@@ -317,7 +323,9 @@ pub unsafe extern "C" fn mega_listener_set(
                 });
                 return Ok(());
             }
-            MEGA_LISTENER_COMPLETION_STORE | MEGA_LISTENER_METRICS_ADDR => {
+            MEGA_LISTENER_COMPLETION_STORE
+            | MEGA_LISTENER_METRICS_ADDR
+            | MEGA_LISTENER_IDEMPOTENCY_KEY => {
                 return Err(Error::invalid(format!(
                     "{name} is a text setting: set it with mega_listener_set_text"
                 )))
@@ -329,7 +337,8 @@ pub unsafe extern "C" fn mega_listener_set(
     })
 }
 
-/// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`); `value` NULL
+/// Changes a text setting (`MEGA_LISTENER_COMPLETION_STORE`, `MEGA_LISTENER_METRICS_ADDR`,
+/// `MEGA_LISTENER_IDEMPOTENCY_KEY`); `value` NULL
 /// clears it. The value is checked here (`MEGA_RESULT_INVALID_ARGUMENT`, naming the setting, the value (a
 /// URL's password hidden) and the problem; the setting keeps its old value): a store URL is parsed, not
 /// connected to, so a store that cannot be reached fails `mega_listener_run`. `MEGA_RESULT_BUSY` while
@@ -354,6 +363,10 @@ pub unsafe extern "C" fn mega_listener_set_text(
             MEGA_LISTENER_METRICS_ADDR => {
                 c.metrics_addr = value;
                 "MEGA_LISTENER_METRICS_ADDR"
+            }
+            MEGA_LISTENER_IDEMPOTENCY_KEY => {
+                c.idempotency_key = value;
+                "MEGA_LISTENER_IDEMPOTENCY_KEY"
             }
             other => {
                 return Err(Error::invalid(match option_name(other) {

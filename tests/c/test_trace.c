@@ -2,7 +2,8 @@
  * are checked where they are given (a store URL's password never shown), a memory store (or Redis, when
  * MEGA_TEST_REDIS_URL names one) keeps a subscriber from running twice for a message delivered twice, the
  * metrics endpoint serves counters that grow, a callback sees the sender's trace as its parent, and what a
- * callback or a thread holding a pulled delivery publishes continues the trace. */
+ * callback or a thread holding a pulled delivery publishes continues the trace; a business key
+ * (MEGA_LISTENER_IDEMPOTENCY_KEY) runs a subscriber once for two messages of the same order. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,6 +79,10 @@ static void text_settings(const mega_settings *s) {
     OK(mega_listener_set_text(l, MEGA_LISTENER_METRICS_ADDR, "127.0.0.1:9464"));
     FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set_text(l, MEGA_LISTENER_METRICS_ADDR, "everywhere"));
     CHECK(strstr(mega_last_error_message(), "everywhere") != NULL);
+    OK(mega_listener_set_text(l, MEGA_LISTENER_IDEMPOTENCY_KEY, "data.order_id"));
+    FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set_text(l, MEGA_LISTENER_IDEMPOTENCY_KEY, "data..order_id"));
+    CHECK(strstr(mega_last_error_message(), "data..order_id") != NULL);
+    OK(mega_listener_set_text(l, MEGA_LISTENER_IDEMPOTENCY_KEY, NULL));
 
     /* Text settings are not numbers and numbers are not text. */
     FAILS(MEGA_RESULT_INVALID_ARGUMENT, mega_listener_set(l, MEGA_LISTENER_COMPLETION_STORE, 1));
@@ -337,6 +342,45 @@ static void running(const mega_settings *s) {
     mega_string_free(out_url);
 }
 
+/* ---- 3. a business key: two messages for the same order run the subscriber once ---- */
+
+static int count_handler(void *userdata, const mega_message *m) {
+    (void)m;
+    atomic_fetch_add((atomic_int *)userdata, 1);
+    return MEGA_STATUS_DONE;
+}
+
+static void business_key(const mega_settings *s) {
+    char *url = NULL;
+    mega_publisher *pub = NULL;
+    mega_listener *l = NULL;
+    struct runner r;
+    atomic_int calls;
+    int i;
+    atomic_init(&calls, 0);
+    OK(mega_queue_create(s, "c-business-key", NULL, &url));
+    OK(mega_sqs_publisher_new(s, url, &pub));
+    OK(mega_publisher_publish_json(pub, "{\"order_id\": \"A-1\", \"n\": 1}", NULL, NULL));
+    OK(mega_publisher_publish_json(pub, "{\"order_id\": \"A-1\", \"n\": 2}", NULL, NULL));
+    OK(mega_listener_new(s, url, &l));
+    OK(mega_listener_set(l, MEGA_LISTENER_WAIT_TIME_SECONDS, 1));
+    OK(mega_listener_set(l, MEGA_LISTENER_RETRY_BASE_MS, 1000));
+    OK(mega_listener_set(l, MEGA_LISTENER_RETRY_MAX_MS, 1000));
+    OK(mega_listener_set_text(l, MEGA_LISTENER_COMPLETION_STORE, "memory"));
+    OK(mega_listener_set_text(l, MEGA_LISTENER_IDEMPOTENCY_KEY, "order_id"));
+    OK(mega_listener_subscribe(l, "orders", MEGA_SUBSCRIBER_DATA, NULL, MEGA_SYNTAX_MEGA, count_handler, &calls));
+    start(&r, l);
+    for (i = 0; i < 3000 && stat_of(l, MEGA_STAT_DELETED) < 2; i++) {
+        sleep_ms(10);
+    }
+    stop_and_join(&r);
+    CHECK(stat_of(l, MEGA_STAT_DELETED) == 2);
+    CHECK(atomic_load(&calls) == 1);
+    mega_listener_free(l);
+    mega_publisher_free(pub);
+    mega_string_free(url);
+}
+
 int main(void) {
     mega_local *local = NULL;
     mega_settings *s = NULL;
@@ -344,7 +388,8 @@ int main(void) {
     OK(mega_settings_new_local(mega_local_url(local), &s));
     text_settings(s);
     running(s);
+    business_key(s);
     mega_settings_free(s);
     mega_local_free(local);
-    return finish("trace", getenv("MEGA_TEST_REDIS_URL") != NULL ? 3 : 2);
+    return finish("trace", getenv("MEGA_TEST_REDIS_URL") != NULL ? 4 : 3);
 }

@@ -62,6 +62,7 @@ impl NativeListener {
         queue_url, *, settings, max_number_of_messages, wait_time_seconds, visibility_timeout, pollers,
         max_in_flight, shutdown_grace, heartbeat, retry_base, retry_max, unmatched, raw, invalid,
         completion_store_capacity, completion_store_url = None, metrics_addr = None,
+        idempotency_key = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -82,6 +83,7 @@ impl NativeListener {
         completion_store_capacity: Option<usize>,
         completion_store_url: Option<String>,
         metrics_addr: Option<String>,
+        idempotency_key: Option<String>,
     ) -> PyResult<NativeListener> {
         let mut config = ListenerConfig::new(queue_url)
             .with_max_number_of_messages(max_number_of_messages)
@@ -99,6 +101,7 @@ impl NativeListener {
         config.visibility_timeout = visibility_timeout;
         config.completion_store = completion_store_url;
         config.metrics_addr = metrics_addr;
+        config.idempotency_key = idempotency_key;
         config.validate().map_err(|e| errors::from_mega(&e))?;
         let mut listener = SqsListener::new(&settings.inner, config);
         listener.set_unmatched_policy(match unmatched {

@@ -63,6 +63,9 @@ def test_store_urls_and_metrics_addresses_are_checked_where_given(
     with pytest.raises(mega.ListenerError, match="everywhere"):
         listener_factory(queue, metrics_addr="everywhere")
     assert listener_factory(queue, metrics_addr=0).metrics_address is None  # not running
+    listener_factory(queue, completion_store="memory", idempotency_key="data.order_id")
+    with pytest.raises(mega.ListenerError, match="data..order_id"):
+        listener_factory(queue, idempotency_key="data..order_id")
 
 
 def test_publish_traceparent_is_checked() -> None:
@@ -96,6 +99,24 @@ def run_once_with_store(endpoint: Any, queue: str, listener_factory: Callable[..
     assert len(once) == 1 and len(flaky) == 2
     assert stats["received"] == 2 and stats["skipped_completed"] == 1
     assert stats["store_calls"] >= 3 and stats["store_errors"] == 0
+
+
+def test_a_business_key_runs_a_subscriber_once_per_order(
+    endpoint: Any, queue: str, listener_factory: Callable[..., SqsListener]
+) -> None:
+    calls: list[int] = []
+
+    class Orders(DataSubscriber):
+        def process(self, payload: dict[str, Any]) -> None:
+            calls.append(payload["n"])
+
+    pub = publisher(endpoint, queue)
+    pub.publish({"order_id": "A-1", "n": 1})
+    pub.publish({"order_id": "A-1", "n": 2})
+    listener = listener_factory(queue, retry_base=0.2, retry_max=1.0, completion_store="memory", idempotency_key="order_id")
+    listener.register_subscriber(Orders)
+    stats = run_until(listener, lambda: listener.stats()["deleted"] >= 2)
+    assert len(calls) == 1 and stats["skipped_completed"] == 1
 
 
 def test_memory_store_by_url(endpoint: Any, queue: str, listener_factory: Callable[..., SqsListener]) -> None:

@@ -280,6 +280,9 @@ class SqsListener:
       default): an :class:`InMemoryCompletionStore`, or a store URL: ``"memory"``,
       ``"redis://HOST:6379/0"`` (``rediss://`` for TLS), ``"dynamodb://TABLE?region=..."``, each taking
       ``lease=30s`` and ``ttl=24h``; a bad URL raises :class:`mega.errors.ListenerError` naming it;
+    * ``idempotency_key``: the completion store's key of a message, a dotted path into its payload
+      (``"order_id"``, ``"data.order_id"`` in an event) whose string or integer is a business key, so that two
+      messages for the same work run once (default: the message id);
     * ``metrics_addr``: serve Prometheus metrics (``GET /metrics``) while listening, on ``9464``
       (loopback), ``"0.0.0.0:9464"``, or port 0 for a free one (see :attr:`metrics_address`);
     * ``retry_on``: exception classes that mean ``RETRIABLE_ERROR`` for every subscriber.
@@ -312,6 +315,7 @@ class SqsListener:
         invalid: str = "keep",
         completion_store: InMemoryCompletionStore | str | None = None,
         metrics_addr: str | int | None = None,
+        idempotency_key: str | None = None,
         retry_on: Iterable[type[BaseException]] = (),
     ) -> None:
         if completion_store is not None and not isinstance(completion_store, (InMemoryCompletionStore, str)):
@@ -347,6 +351,7 @@ class SqsListener:
             ),
             completion_store_url=completion_store if isinstance(completion_store, str) else None,
             metrics_addr=str(metrics_addr) if metrics_addr is not None else None,
+            idempotency_key=idempotency_key,
         )
         if workers < 1:
             raise InvalidArgumentError(f"workers must be at least 1, not {workers}", code="invalid_argument")

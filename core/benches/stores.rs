@@ -2,8 +2,9 @@
 //!
 //! `cargo bench -p sqs-mega --bench stores` starts the embedded endpoint, a `redis-server` and moto's server
 //! (DynamoDB), and prints for each store, as medians of `ROUNDS` rounds:
-//! - the latency a store adds to a message: one claim plus one completion, p50 and p99, measured with 8 × 20
-//!   concurrent callers (8 listener processes' worth of concurrency);
+//! - the latency a store adds to a message: one claim plus one completion, p50 and p99, for one caller at a
+//!   time (the added latency of an unloaded store) and for 8 × 20 concurrent callers (8 listener processes'
+//!   worth of concurrency: latency under load);
 //! - the throughput of 8 listeners (20 messages in flight each, no-op handlers) draining a preloaded queue,
 //!   and its ratio to the same drain without a store;
 //! - the store round trips per message (goal: 2, one to claim and one to complete).
@@ -69,20 +70,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Claim + complete latencies of `count` unique keys, 8 × 20 callers at once.
+/// Claim + complete latencies of `count` unique keys, `callers` at once.
 async fn store_latency(
     store: Arc<dyn CompletionStore>,
     count: usize,
-    round: usize,
+    callers: usize,
+    tag: &str,
 ) -> Vec<Duration> {
-    let per = count / (LISTENERS * IN_FLIGHT);
-    let tasks: Vec<_> = (0..LISTENERS * IN_FLIGHT)
+    let per = count / callers;
+    let tasks: Vec<_> = (0..callers)
         .map(|t| {
             let store = store.clone();
+            let tag = tag.to_owned();
             tokio::spawn(async move {
                 let mut out = Vec::with_capacity(per);
                 for i in 0..per {
-                    let key = format!("lat-{round}-{t}-{i}");
+                    let key = format!("lat-{tag}-{t}-{i}");
                     let started = Instant::now();
                     store.claim(&key, "s", "tok").await.unwrap();
                     store.complete(&key, "s", "tok").await.unwrap();
@@ -241,18 +244,31 @@ fn main() {
         "{LISTENERS} listeners x {IN_FLIGHT} in flight, no-op handlers, embedded SQS endpoint; medians of {ROUNDS} rounds"
     );
     println!(
-        "{:<16} {:>14} {:>14} {:>12} {:>10} {:>16}",
-        "store", "claim+done p50", "claim+done p99", "drain msg/s", "vs none", "store calls/msg"
+        "{:<16} {:>22} {:>22} {:>12} {:>8} {:>10}",
+        "store",
+        "claim+done 1 caller",
+        "claim+done 160 callers",
+        "drain msg/s",
+        "vs none",
+        "calls/msg"
     );
+    println!("{:<16} {:>22} {:>22}", "", "p50 / p99", "p50 / p99");
     let mut baseline = 0.0;
     for (name, url, keys, messages) in stores {
-        let (mut p50s, mut p99s, mut rates, mut calls) = (vec![], vec![], vec![], vec![]);
+        let (mut one, mut many, mut rates, mut calls) =
+            ((vec![], vec![]), (vec![], vec![]), vec![], vec![]);
         for round in 0..ROUNDS {
             if let Some(url) = &url {
                 let store = completion_store_from_url(url).unwrap();
-                let lat = runtime.block_on(store_latency(store, keys, round));
-                p50s.push(percentile(&lat, 0.5).as_secs_f64() * 1e6);
-                p99s.push(percentile(&lat, 0.99).as_secs_f64() * 1e6);
+                for (callers, keys, into) in [
+                    (1, (keys / 80).max(100), &mut one),
+                    (LISTENERS * IN_FLIGHT, keys, &mut many),
+                ] {
+                    let tag = format!("{round}-{callers}");
+                    let lat = runtime.block_on(store_latency(store.clone(), keys, callers, &tag));
+                    into.0.push(percentile(&lat, 0.5).as_secs_f64() * 1e6);
+                    into.1.push(percentile(&lat, 0.99).as_secs_f64() * 1e6);
+                }
             }
             let queue = format!("bench-{}-{round}", name.split(' ').next().unwrap());
             let (rate, per) = runtime.block_on(drain(&settings, url.as_deref(), messages, &queue));
@@ -263,18 +279,18 @@ fn main() {
         if url.is_none() {
             baseline = rate;
         }
-        let us = |v: Vec<f64>| {
-            if v.is_empty() {
+        let us = |(p50, p99): (Vec<f64>, Vec<f64>)| {
+            if p50.is_empty() {
                 "-".to_owned()
             } else {
-                format!("{:.0} µs", median(v))
+                format!("{:.0} / {:.0} µs", median(p50), median(p99))
             }
         };
         println!(
-            "{:<16} {:>14} {:>14} {:>12.0} {:>9.2}x {:>16.2}",
+            "{:<16} {:>22} {:>22} {:>12.0} {:>7.2}x {:>10.2}",
             name,
-            us(p50s),
-            us(p99s),
+            us(one),
+            us(many),
             rate,
             rate / baseline,
             median(calls)

@@ -239,6 +239,9 @@ export interface ListenerOptions extends AwsOptions {
   /** Serve Prometheus metrics (GET /metrics) while listening: 9464 (loopback), '0.0.0.0:9464', 0 (a free
    * port: see metricsAddress). */
   metricsAddr?: number | string
+  /** The completion store's key of a message: a dotted path into its payload ('order_id', 'data.order_id' of an
+   * event) whose string or integer is a business key (default: the message id). */
+  idempotencyKey?: string
   isRetriable?: (error: unknown) => boolean
 }
 

@@ -490,7 +490,8 @@ class SqsListener extends EventEmitter {
    *   maxInFlight (100), shutdownGraceMs (30000), heartbeat (true), retryBaseMs / retryMaxMs (2000 /
    *   900000), unmatched ('delete'), raw ('delete'), invalid ('keep'), completionStore ({ capacity } or
    *   a store URL: 'memory', 'redis://HOST:6379/0', 'dynamodb://TABLE'), metricsAddr (9464,
-   *   '0.0.0.0:9464', 0: a free port), isRetriable (error => boolean, besides RetriableError).
+   *   '0.0.0.0:9464', 0: a free port), idempotencyKey (the completion store's key: a dotted path into the
+   *   payload, 'order_id'; default the message id), isRetriable (error => boolean, besides RetriableError).
    */
   constructor(o) {
     super()
@@ -519,6 +520,7 @@ class SqsListener extends EventEmitter {
       completionStoreCapacity: completionStore && typeof completionStore === 'object' ? completionStore.capacity ?? 100000 : undefined,
       completionStore: typeof completionStore === 'string' ? completionStore : undefined,
       metricsAddr: metricsAddr === undefined || metricsAddr === null ? undefined : String(metricsAddr),
+      idempotencyKey: rest.idempotencyKey ?? undefined,
     }
     this._native = call(() => new native.NativeListener(queueUrl, settingsOf(rest), options))
   }

@@ -606,6 +606,8 @@ pub struct ListenerOptions {
     /// A store URL (`memory`, `redis://…`, `dynamodb://TABLE`).
     pub completion_store: Option<String>,
     pub metrics_addr: Option<String>,
+    /// The completion store's key: a dotted path into the payload.
+    pub idempotency_key: Option<String>,
 }
 
 fn ms(v: f64, name: &str) -> Result<Duration> {
@@ -663,6 +665,7 @@ impl NativeListener {
         ));
         c.completion_store = options.completion_store;
         c.metrics_addr = options.metrics_addr;
+        c.idempotency_key = options.idempotency_key;
         c.validate().map_err(|e| mega_error(&e))?;
         let mut l = SqsListener::new(&aws_settings(settings)?, c);
         l.set_unmatched_policy(match options.unmatched.as_deref().unwrap_or("delete") {

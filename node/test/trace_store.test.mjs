@@ -49,6 +49,8 @@ test('store URLs and metrics addresses are checked where given', async () => {
   listener(ctx.ep, q, { metricsAddr: 0 })
   assert.throws(() => listener(ctx.ep, q, { metricsAddr: 'everywhere' }), /everywhere/)
   assert.equal(listener(ctx.ep, q, { metricsAddr: 0 }).metricsAddress, null)
+  listener(ctx.ep, q, { completionStore: 'memory', idempotencyKey: 'data.order_id' })
+  assert.throws(() => listener(ctx.ep, q, { idempotencyKey: 'data..order_id' }), /data\.\.order_id/)
   await assert.rejects(pub(q).publish({ n: 1 }, { traceparent: '00-xyz-01' }), m.InvalidArgumentError)
 })
 
@@ -68,6 +70,18 @@ async function runOnceWithStore(store) {
   assert.ok(stats.storeCalls >= 3, JSON.stringify(stats))
   assert.equal(stats.storeErrors, 0)
 }
+
+test('a business key runs a subscriber once per order', async () => {
+  const q = await ctx.queue()
+  await pub(q).publish({ order_id: 'A-1', n: 1 })
+  await pub(q).publish({ order_id: 'A-1', n: 2 })
+  const calls = []
+  const l = listener(ctx.ep, q, { retryBaseMs: 200, retryMaxMs: 1000, completionStore: 'memory', idempotencyKey: 'order_id' })
+  l.subscribe({ name: 'orders', handler: (p) => { calls.push(p.n) } })
+  const stats = await runUntil(l, () => l.stats().deleted >= 2)
+  assert.equal(calls.length, 1)
+  assert.equal(stats.skippedCompleted, 1)
+})
 
 test('a memory store by URL runs a subscriber once for a message delivered twice', () => runOnceWithStore('memory'))
 

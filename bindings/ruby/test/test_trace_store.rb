@@ -27,6 +27,9 @@ class TestTraceStore < Minitest::Test
     assert_nil l.metrics_port
     e = assert_raises(SqsMega::InvalidArgumentError) { listener(url, metrics_addr: "everywhere") }
     assert_match(/everywhere/, e.message)
+    listener(url, completion_store: "memory", idempotency_key: "data.order_id")
+    e = assert_raises(SqsMega::InvalidArgumentError) { listener(url, idempotency_key: "data..order_id") }
+    assert_match(/data\.\.order_id/, e.message)
     e = assert_raises(SqsMega::InvalidArgumentError) { publisher(url).publish({ n: 1 }, traceparent: "00-xyz-01") }
     assert_match(/traceparent/, e.message)
   end
@@ -50,6 +53,19 @@ class TestTraceStore < Minitest::Test
     assert_equal 1, stats["skipped_completed"]
     assert_operator stats["store_calls"], :>=, 3
     assert_equal 0, stats["store_errors"]
+  end
+
+  def test_a_business_key_runs_a_subscriber_once_per_order
+    url = queue
+    publisher(url).publish({ order_id: "A-1", n: 1 })
+    publisher(url).publish({ order_id: "A-1", n: 2 })
+    calls = Queue.new
+    orders = Class.new(SqsMega::DataSubscriber) { define_method(:process) { |p| calls << p["n"]; :done } }
+    l = listener(url, retry_base: 0.2, retry_max: 1, completion_store: "memory", idempotency_key: "order_id")
+    l.register(orders)
+    stats = run_until(l) { l.stats["deleted"] >= 2 }
+    assert_equal 1, calls.size
+    assert_equal 1, stats["skipped_completed"]
   end
 
   def test_memory_store_by_url

@@ -65,7 +65,8 @@ module SqsMega
     # Settings: max_number_of_messages (10), wait_time_seconds (20), visibility_timeout (the queue's),
     # pollers (1), max_in_flight (100), workers (10 threads), shutdown_grace (30 s), heartbeat (true),
     # retry_base / retry_max (2 s / 900 s), keep_unmatched (false), completion_store (a store URL: "memory",
-    # "redis://HOST:6379/0", "dynamodb://TABLE"; none by default), metrics_addr (serve Prometheus metrics at
+    # "redis://HOST:6379/0", "dynamodb://TABLE"; none by default), idempotency_key (the store's key: a dotted
+    # path into the payload, "order_id"; default the message id), metrics_addr (serve Prometheus metrics at
     # /metrics while listening: 9464, "0.0.0.0:9464", 0 for a free port, see metrics_port); AWS: region,
     # endpoint, access_key_id, secret_access_key, session_token, profile.
     def initialize(queue_url:, workers: 10, **options)

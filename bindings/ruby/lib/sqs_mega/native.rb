@@ -134,7 +134,7 @@ module SqsMega
       handle_signals: 10, keep_unmatched: 11
     }.freeze
     # Settings given as text (mega_listener_set_text).
-    LISTENER_TEXT_OPTIONS = { completion_store: 12, metrics_addr: 13 }.freeze
+    LISTENER_TEXT_OPTIONS = { completion_store: 12, metrics_addr: 13, idempotency_key: 14 }.freeze
     SUBSCRIBER_KINDS = { event: 0, data: 1, message: 2 }.freeze
     STATUSES = { done: 1, retry_later: 2, fatal_error: 3, retriable_error: 4 }.freeze
 

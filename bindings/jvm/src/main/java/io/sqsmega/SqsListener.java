@@ -77,6 +77,8 @@ public final class SqsListener implements AutoCloseable {
     /** Serve Prometheus metrics ({@code GET /metrics}) while listening: {@code 9464}, {@code 0.0.0.0:9464}, 0 for a free port. */
     public Builder metricsAddr(String addr) { texts.put(13, addr); return this; }
     public Builder metricsAddr(int port) { return metricsAddr(Integer.toString(port)); }
+    /** The completion store's key of a message: a dotted path into its payload ({@code order_id}, {@code data.order_id} of an event); default the message id. */
+    public Builder idempotencyKey(String path) { texts.put(14, path); return this; }
 
     public SqsListener build() {
       if (queueUrl == null) throw MegaException.invalid("queueUrl is required");

@@ -56,6 +56,24 @@ class TraceStoreTest {
     try (Publisher p = Publisher.sqs(url, ep.aws())) {
       assertThrows(MegaException.InvalidArgumentException.class, () -> p.publish(Map.of("n", 1), Publisher.options().traceparent("00-xyz-01")));
     }
+    builder(url).completionStore("memory").idempotencyKey("data.order_id").build().close();
+    e = assertThrows(MegaException.InvalidArgumentException.class, () -> builder(url).idempotencyKey("data..order_id").build());
+    assertTrue(e.getMessage().contains("data..order_id"), e.getMessage());
+  }
+
+  @Test void aBusinessKeyRunsASubscriberOncePerOrder() throws Exception {
+    String url = queue();
+    try (Publisher p = Publisher.sqs(url, ep.aws())) {
+      p.publish(Map.of("order_id", "A-1", "n", 1));
+      p.publish(Map.of("order_id", "A-1", "n", 2));
+    }
+    AtomicInteger calls = new AtomicInteger();
+    try (SqsListener l = builder(url).retryBaseMs(200).retryMaxMs(1000).completionStore("memory").idempotencyKey("order_id").build()) {
+      l.subscribe(Subscriber.data().name("orders").handler((p, m) -> { calls.incrementAndGet(); return ProcessStatus.DONE; }));
+      Map<String, Object> stats = ListenerTest.runUntil(l, () -> ListenerTest.stat(l, "deleted") >= 2);
+      assertEquals(1, calls.get());
+      assertEquals(1L, ((Number) stats.get("skipped_completed")).longValue());
+    }
   }
 
   void runOnceWithStore(String store) throws Exception {

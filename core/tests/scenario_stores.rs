@@ -242,6 +242,18 @@ fn store_worker_entry_point() {
     });
 }
 
+/// Worker processes, killed when the scenario ends however it ends (a failed assertion included).
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &mut self.0 {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
 fn spawn_worker(endpoint: &str, queue: &str, store: &str, process: &str, sink: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
@@ -319,22 +331,24 @@ fn scenario(name: &str, store: &str, sink: &str) -> Outcome {
 
     let started = Instant::now();
     let ep = endpoint.url().to_owned();
-    let mut workers: Vec<Child> = ["w1", "w2", "w3"]
-        .iter()
-        .map(|p| spawn_worker(&ep, &url, store, p, sink))
-        .collect();
+    let mut workers = Workers(
+        ["w1", "w2", "w3"]
+            .iter()
+            .map(|p| spawn_worker(&ep, &url, store, p, sink))
+            .collect(),
+    );
     let deadline = Instant::now() + Duration::from_secs(600);
     while runtime.block_on(visible(&client, &url)) > (MESSAGES as u64) * 7 / 10 {
         assert!(Instant::now() < deadline, "{name}: no progress");
-        for w in &mut workers {
+        for w in &mut workers.0 {
             assert!(w.try_wait().unwrap().is_none(), "{name}: a worker exited");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     // SIGKILL in the middle of the run: its in-flight messages and claims are left as they are.
-    workers[0].kill().unwrap();
-    workers[0].wait().unwrap();
-    workers.push(spawn_worker(&ep, &url, store, "w1b", sink));
+    workers.0[0].kill().unwrap();
+    workers.0[0].wait().unwrap();
+    workers.0.push(spawn_worker(&ep, &url, store, "w1b", sink));
     loop {
         let left = runtime.block_on(queue_depth(&client, &url));
         let dead = runtime.block_on(queue_depth(&client, &dlq));
@@ -346,10 +360,7 @@ fn scenario(name: &str, store: &str, sink: &str) -> Outcome {
         std::thread::sleep(Duration::from_millis(100));
     }
     let seconds = started.elapsed().as_secs_f64();
-    for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
+    drop(workers);
     assert_eq!(runtime.block_on(queue_depth(&client, &dlq)), 0, "{name}");
 
     let tally = runtime.block_on(async { Sink::open(sink).await.tally().await });

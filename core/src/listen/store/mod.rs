@@ -423,6 +423,21 @@ impl StoreSpec {
                         "a Redis URL needs a host: redis://HOST[:PORT][/DB]".into()
                     ));
                 }
+                let authority = base.split('/').next().unwrap_or_default();
+                let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                if let Some((_, port)) = host_port
+                    .rsplit_once(':')
+                    .filter(|_| !host_port.ends_with(']'))
+                {
+                    if port.parse::<u16>().is_err() {
+                        return Err(bad(format!("`{port}` is not a port number")));
+                    }
+                }
+                if let Some(db) = base.split('/').nth(1).filter(|d| !d.is_empty()) {
+                    if db.parse::<u32>().is_err() {
+                        return Err(bad(format!("`{db}` is not a database number")));
+                    }
+                }
                 let mut url = format!("{scheme}://{base}");
                 if !passed.is_empty() {
                     url.push('?');
@@ -648,6 +663,8 @@ mod tests {
         for (url, says) in [
             ("postgres://x", "unknown store kind `postgres`"),
             ("redis://", "needs a host"),
+            ("redis://h:notaport/0", "`notaport` is not a port number"),
+            ("redis://h:6379/x", "`x` is not a database number"),
             ("dynamodb://a b", "is not a DynamoDB table name"),
             (
                 "memory://?capacity=0",

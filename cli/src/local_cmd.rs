@@ -137,7 +137,7 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
             tokio::spawn(crate::ui::serve(listener, std::sync::Arc::new(console)));
         }
         let _ = std::io::stdout().flush();
-        running.run(shutdown_signal()).await;
+        running.run(crate::conn::shutdown_signal()).await;
         eprintln!("mega local: stopped");
         Ok::<_, CliError>(())
     })?;
@@ -147,20 +147,4 @@ pub fn run(args: LocalArgs) -> Result<ExitCode, CliError> {
 /// A limit in seconds, 0 for none.
 fn seconds(s: u64) -> Option<std::time::Duration> {
     (s > 0).then(|| std::time::Duration::from_secs(s))
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -89,19 +89,19 @@ fn chrono_iso(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// Receives messages, all attributes included.
+/// Receives messages, all attributes included (`visibility`: the queue's own when `None`).
 pub async fn receive(
     sqs: &sqs_sdk::Client,
     queue: &QueueRef,
     max: i32,
-    visibility: i32,
+    visibility: Option<i32>,
     wait: i32,
 ) -> Result<Vec<sqs_sdk::types::Message>, CliError> {
     let out = sqs
         .receive_message()
         .queue_url(&queue.url)
         .max_number_of_messages(max.clamp(1, 10))
-        .visibility_timeout(visibility)
+        .set_visibility_timeout(visibility)
         .wait_time_seconds(wait)
         .message_system_attribute_names(sqs_sdk::types::MessageSystemAttributeName::All)
         .message_attribute_names("All")
@@ -126,7 +126,7 @@ pub async fn peek(
     let mut result = Ok(());
     while messages.len() < n && empty_in_a_row < 2 {
         let want = (n - messages.len()).min(10) as i32;
-        match receive(sqs, queue, want, PEEK_HOLD_SECONDS, 0).await {
+        match receive(sqs, queue, want, Some(PEEK_HOLD_SECONDS), 0).await {
             Ok(batch) if batch.is_empty() => empty_in_a_row += 1,
             Ok(batch) => {
                 empty_in_a_row = 0;

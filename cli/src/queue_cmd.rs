@@ -153,7 +153,7 @@ pub fn tail(args: TailArgs) -> Result<ExitCode, CliError> {
             let want = args.max.map_or(10, |m| (m - shown).min(10)) as i32;
             let received = tokio::select! {
                 _ = &mut stop => break,
-                r = receive(&clients.sqs, &queue, want, wait, args.visibility) => r?,
+                r = messages::receive(&clients.sqs, &queue, want, args.visibility, wait) => r?,
             };
             let mut to_delete = Vec::new();
             for m in received {
@@ -215,27 +215,6 @@ pub fn tail(args: TailArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-async fn receive(
-    sqs: &sqs_sdk::Client,
-    queue: &QueueRef,
-    max: i32,
-    wait: i32,
-    visibility: Option<i32>,
-) -> Result<Vec<sqs_sdk::types::Message>, CliError> {
-    let out = sqs
-        .receive_message()
-        .queue_url(&queue.url)
-        .max_number_of_messages(max.clamp(1, 10))
-        .set_visibility_timeout(visibility)
-        .wait_time_seconds(wait)
-        .message_system_attribute_names(sqs_sdk::types::MessageSystemAttributeName::All)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .map_err(|e| about(&queue.url, AwsError::from_sdk("ReceiveMessage", e)))?;
-    Ok(out.messages().to_vec())
-}
-
 #[derive(Args)]
 pub struct StatsArgs {
     /// The queues (URLs, ARNs or names).
@@ -282,7 +261,7 @@ pub async fn queue_stats(
         "dlq": Value::Null,
     });
     if sample_age && num("ApproximateNumberOfMessages") > 0 {
-        let sample = messages::receive(sqs, queue, 10, 0, 0).await?;
+        let sample = messages::receive(sqs, queue, 10, Some(0), 0).await?;
         let now = chrono::Utc::now().timestamp_millis();
         let oldest = sample
             .iter()

@@ -358,15 +358,16 @@ fn prepare(
     Ok(encoded)
 }
 
-/// The `traceparent` a message carries: the one given, else a child of the running handler's context, else a
-/// new trace. None when turned off, when the user sets `traceparent` themselves, or when it does not fit
-/// (SQS's ten attributes, or the size limit): tracing never makes a message fail.
-fn traceparent(
+/// The trace context a message carries (as `traceparent`, and on SQS as `AWSTraceHeader` too): the one
+/// given, else a child of the running handler's context, else a new trace. None when turned off, when the
+/// user sets `traceparent` themselves, or when it does not fit (SQS's ten attributes, or the size limit):
+/// tracing never makes a message fail.
+fn trace_context(
     encoding: Option<codec::Encoding>,
     options: &PublishOptions,
     body_bytes: usize,
     max_message_bytes: usize,
-) -> Option<String> {
+) -> Option<TraceContext> {
     if options.no_trace
         || options.attributes.len() + usize::from(encoding.is_some()) >= MAX_ATTRIBUTES
         || options
@@ -379,7 +380,6 @@ fn traceparent(
     let context = options.trace.unwrap_or_else(|| {
         TraceContext::current().map_or_else(TraceContext::new_root, |c| c.child())
     });
-    let value = context.traceparent();
     let size = body_bytes
         + options
             .attributes
@@ -388,20 +388,39 @@ fn traceparent(
             .sum::<usize>()
         + TRACEPARENT_ATTRIBUTE.len()
         + "String".len()
-        + value.len();
-    (size <= max_message_bytes).then_some(value)
+        + context.traceparent().len();
+    (size <= max_message_bytes).then_some(context)
+}
+
+/// X-Ray's form of the trace context, as the `AWSTraceHeader` system attribute of an SQS message (it does
+/// not count towards the message's size).
+fn sqs_system_attributes(
+    trace: Option<&TraceContext>,
+) -> Option<
+    HashMap<
+        aws_sdk_sqs::types::MessageSystemAttributeNameForSends,
+        aws_sdk_sqs::types::MessageSystemAttributeValue,
+    >,
+> {
+    let value = aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(trace?.aws_trace_header())
+        .build()
+        .expect("data type is set");
+    Some(HashMap::from([(
+        aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+        value,
+    )]))
 }
 
 /// The message attributes of one message, in a service's own type: `mega.encoding` (when given), the
 /// user's attributes and `traceparent`.
 fn attribute_map<V>(
     encoding: Option<codec::Encoding>,
-    options: &PublishOptions,
-    body_bytes: usize,
-    max_message_bytes: usize,
+    attributes: &[(String, Attribute)],
+    trace: Option<&TraceContext>,
     build: impl Fn(&str, &AttributeValue) -> V,
 ) -> HashMap<String, V> {
-    let attributes = &options.attributes;
     let mut map = HashMap::with_capacity(attributes.len() + 2);
     if let Some(enc) = encoding {
         map.insert(
@@ -412,10 +431,10 @@ fn attribute_map<V>(
     for (name, a) in attributes {
         map.insert(name.clone(), build(&a.data_type, &a.value));
     }
-    if let Some(t) = traceparent(encoding, options, body_bytes, max_message_bytes) {
+    if let Some(t) = trace {
         map.insert(
             TRACEPARENT_ATTRIBUTE.to_owned(),
-            build("String", &AttributeValue::Text(t)),
+            build("String", &AttributeValue::Text(t.traceparent())),
         );
     }
     map
@@ -423,52 +442,38 @@ fn attribute_map<V>(
 
 fn sqs_attributes(
     encoding: Option<codec::Encoding>,
-    options: &PublishOptions,
-    body_bytes: usize,
-    max_message_bytes: usize,
+    attributes: &[(String, Attribute)],
+    trace: Option<&TraceContext>,
 ) -> HashMap<String, aws_sdk_sqs::types::MessageAttributeValue> {
-    attribute_map(
-        encoding,
-        options,
-        body_bytes,
-        max_message_bytes,
-        |data_type, value| {
-            let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(data_type);
-            match value {
-                AttributeValue::Text(t) => b.string_value(t),
-                AttributeValue::Binary(bytes) => {
-                    b.binary_value(aws_sdk_sqs::primitives::Blob::new(bytes.clone()))
-                }
+    attribute_map(encoding, attributes, trace, |data_type, value| {
+        let b = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type(data_type);
+        match value {
+            AttributeValue::Text(t) => b.string_value(t),
+            AttributeValue::Binary(bytes) => {
+                b.binary_value(aws_sdk_sqs::primitives::Blob::new(bytes.clone()))
             }
-            .build()
-            .expect("data type is set")
-        },
-    )
+        }
+        .build()
+        .expect("data type is set")
+    })
 }
 
 fn sns_attributes(
     encoding: Option<codec::Encoding>,
-    options: &PublishOptions,
-    body_bytes: usize,
-    max_message_bytes: usize,
+    attributes: &[(String, Attribute)],
+    trace: Option<&TraceContext>,
 ) -> HashMap<String, aws_sdk_sns::types::MessageAttributeValue> {
-    attribute_map(
-        encoding,
-        options,
-        body_bytes,
-        max_message_bytes,
-        |data_type, value| {
-            let b = aws_sdk_sns::types::MessageAttributeValue::builder().data_type(data_type);
-            match value {
-                AttributeValue::Text(t) => b.string_value(t),
-                AttributeValue::Binary(bytes) => {
-                    b.binary_value(aws_sdk_sns::primitives::Blob::new(bytes.clone()))
-                }
+    attribute_map(encoding, attributes, trace, |data_type, value| {
+        let b = aws_sdk_sns::types::MessageAttributeValue::builder().data_type(data_type);
+        match value {
+            AttributeValue::Text(t) => b.string_value(t),
+            AttributeValue::Binary(bytes) => {
+                b.binary_value(aws_sdk_sns::primitives::Blob::new(bytes.clone()))
             }
-            .build()
-            .expect("data type is set")
-        },
-    )
+        }
+        .build()
+        .expect("data type is set")
+    })
 }
 
 /// One entry of a batch.
@@ -698,6 +703,7 @@ impl SqsPublisher {
         options: &PublishOptions,
     ) -> Result<Published, PublishError> {
         sqs_options(options)?;
+        let trace = trace_context(encoding, options, body.len(), self.max_message_bytes);
         let out = self
             .client
             .get()
@@ -707,10 +713,10 @@ impl SqsPublisher {
             .message_body(body)
             .set_message_attributes(Some(sqs_attributes(
                 encoding,
-                options,
-                body.len(),
-                self.max_message_bytes,
+                &options.attributes,
+                trace.as_ref(),
             )))
+            .set_message_system_attributes(sqs_system_attributes(trace.as_ref()))
             .set_delay_seconds(options.delay_seconds)
             .set_message_group_id(options.group_id.clone())
             .set_message_deduplication_id(options.deduplication_id.clone())
@@ -736,15 +742,21 @@ impl SqsPublisher {
                 .iter()
                 .map(|(i, enc)| {
                     let opts = &entries[*i].options;
+                    let trace = trace_context(
+                        Some(enc.encoding),
+                        opts,
+                        enc.body.len(),
+                        self.max_message_bytes,
+                    );
                     aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(&enc.body)
                         .set_message_attributes(Some(sqs_attributes(
                             Some(enc.encoding),
-                            opts,
-                            enc.body.len(),
-                            self.max_message_bytes,
+                            &opts.attributes,
+                            trace.as_ref(),
                         )))
+                        .set_message_system_attributes(sqs_system_attributes(trace.as_ref()))
                         .set_delay_seconds(opts.delay_seconds)
                         .set_message_group_id(opts.group_id.clone())
                         .set_message_deduplication_id(opts.deduplication_id.clone())
@@ -888,9 +900,8 @@ impl SnsPublisher {
             .set_subject(options.subject.clone())
             .set_message_attributes(Some(sns_attributes(
                 encoding,
-                options,
-                message.len(),
-                self.max_message_bytes,
+                &options.attributes,
+                trace_context(encoding, options, message.len(), self.max_message_bytes).as_ref(),
             )))
             .set_message_group_id(options.group_id.clone())
             .set_message_deduplication_id(options.deduplication_id.clone())
@@ -920,9 +931,14 @@ impl SnsPublisher {
                         .set_subject(opts.subject.clone())
                         .set_message_attributes(Some(sns_attributes(
                             Some(enc.encoding),
-                            opts,
-                            enc.body.len(),
-                            self.max_message_bytes,
+                            &opts.attributes,
+                            trace_context(
+                                Some(enc.encoding),
+                                opts,
+                                enc.body.len(),
+                                self.max_message_bytes,
+                            )
+                            .as_ref(),
                         )))
                         .set_message_group_id(opts.group_id.clone())
                         .set_message_deduplication_id(opts.deduplication_id.clone())

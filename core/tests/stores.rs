@@ -441,3 +441,116 @@ fn a_bad_store_url_or_metrics_address_is_refused_where_it_is_given() {
     let e = config.validate().unwrap_err().to_string();
     assert!(e.contains("metrics_addr `somewhere`"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_trace_headers_are_sent_and_continued_on_both_endpoints() {
+    use aws_sdk_sqs::types::{
+        MessageSystemAttributeName as Sys, MessageSystemAttributeNameForSends as SysSend,
+        MessageSystemAttributeValue,
+    };
+    within(60, async {
+        for endpoint in Endpoint::both() {
+            let name = endpoint.name();
+            let settings = endpoint.settings();
+            let client = settings.sqs_client().await;
+            let url = create_queue(&client, "xray", &[]).await;
+
+            // Our publisher sends both forms of one context.
+            SqsPublisher::new(&settings, &url)
+                .publish(Content::Data(value!({"a": 1})), &PublishOptions::default())
+                .await
+                .unwrap();
+            let got = client
+                .receive_message()
+                .queue_url(&url)
+                .message_attribute_names("All")
+                .message_system_attribute_names(Sys::AwsTraceHeader)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let m = &got.messages()[0];
+            let w3c = m.message_attributes().unwrap()["traceparent"]
+                .string_value()
+                .unwrap();
+            let xray = &m.attributes().unwrap()[&Sys::AwsTraceHeader];
+            let w3c = TraceContext::parse(w3c).unwrap();
+            assert_eq!(
+                TraceContext::from_aws_trace_header(xray).unwrap(),
+                w3c,
+                "{name}: AWSTraceHeader and traceparent name one context"
+            );
+            client
+                .delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+
+            // A sender traced by X-Ray alone: the listener continues its trace.
+            let header =
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+            client
+                .send_message()
+                .queue_url(&url)
+                .message_body(r#"{"b": 2}"#)
+                .message_system_attributes(
+                    SysSend::AwsTraceHeader,
+                    MessageSystemAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(header)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+            let s = seen.clone();
+            let mut l = SqsListener::new(&settings, listener_config(&url));
+            l.register_subscriber(Subscriber::new(
+                "x",
+                SubscriberKind::Data,
+                Handler::from_blocking(move |m| {
+                    s.lock().unwrap().push((m.trace, m.parent_trace));
+                    Ok(ProcessStatus::Done)
+                }),
+            ))
+            .unwrap();
+            run_until(l, |s| s.deleted >= 1).await.unwrap();
+            let (span, parent) = seen.lock().unwrap()[0];
+            let parent = parent.unwrap_or_else(|| panic!("{name}: the X-Ray header was read"));
+            assert_eq!(
+                parent.trace_id_hex(),
+                "5759e988bd862e3fe1be46a994272793",
+                "{name}"
+            );
+            assert_eq!(parent.span_id_hex(), "53995c3f42cd8ad8", "{name}");
+            assert_eq!(span.trace_id, parent.trace_id, "{name}");
+        }
+
+        // The embedded endpoint refuses what SQS refuses.
+        let endpoint = Endpoint::local();
+        let client = endpoint.settings().sqs_client().await;
+        let url = create_queue(&client, "xray-bad", &[]).await;
+        let err = client
+            .send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .message_system_attributes(
+                SysSend::from("SomethingElse"),
+                MessageSystemAttributeValue::builder()
+                    .data_type("String")
+                    .string_value("v")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        let text = format!("{:?}", err.into_service_error());
+        assert!(text.contains("only AWSTraceHeader may be set"), "{text}");
+    })
+    .await
+}

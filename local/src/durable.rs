@@ -46,6 +46,9 @@ pub struct StoredMsg {
     pub dedup: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dlq_src: Option<String>,
+    /// The `AWSTraceHeader` system attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
     /// Not visible before this time (DelaySeconds), ms since epoch; 0 = now.
     #[serde(default)]
     pub visible_at: u64,

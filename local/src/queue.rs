@@ -205,28 +205,21 @@ pub struct MsgExtra {
     pub dedup_id: Option<String>,
     /// ARN of the queue this message came from when it was moved here by redrive.
     pub dlq_source: Option<String>,
+    /// The `AWSTraceHeader` system attribute.
+    pub trace_header: Option<String>,
 }
 
 static NO_ATTRS: BTreeMap<String, AttrValue> = BTreeMap::new();
 
 impl MsgExtra {
     /// `None` when there is nothing to keep.
-    pub fn boxed(
-        attrs: BTreeMap<String, AttrValue>,
-        group: Option<String>,
-        dedup_id: Option<String>,
-        dlq_source: Option<String>,
-    ) -> Option<Box<MsgExtra>> {
-        if attrs.is_empty() && group.is_none() && dedup_id.is_none() && dlq_source.is_none() {
-            None
-        } else {
-            Some(Box::new(MsgExtra {
-                attrs,
-                group,
-                dedup_id,
-                dlq_source,
-            }))
-        }
+    pub fn boxed(self) -> Option<Box<MsgExtra>> {
+        let empty = self.attrs.is_empty()
+            && self.group.is_none()
+            && self.dedup_id.is_none()
+            && self.dlq_source.is_none()
+            && self.trace_header.is_none();
+        (!empty).then(|| Box::new(self))
     }
 }
 
@@ -243,13 +236,20 @@ impl Msg {
     pub fn dlq_source(&self) -> Option<&String> {
         self.extra.as_ref().and_then(|e| e.dlq_source.as_ref())
     }
+    pub fn trace_header(&self) -> Option<&String> {
+        self.extra.as_ref().and_then(|e| e.trace_header.as_ref())
+    }
     /// Receives in the queue that holds the message (see `dlq_base`).
     pub fn receives_here(&self) -> u32 {
         self.recv_count.saturating_sub(self.dlq_base)
     }
     pub fn set_dlq_source(&mut self, src: Option<String>) {
         let e = self.extra.take().map(|b| *b).unwrap_or_default();
-        self.extra = MsgExtra::boxed(e.attrs, e.group, e.dedup_id, src);
+        self.extra = MsgExtra {
+            dlq_source: src,
+            ..e
+        }
+        .boxed();
     }
 }
 
@@ -261,6 +261,8 @@ pub struct NewMessage {
     pub delay: Option<u32>,
     pub group: Option<String>,
     pub dedup_id: Option<String>,
+    /// The `AWSTraceHeader` system attribute the sender set (X-Ray's trace context).
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -710,12 +712,14 @@ impl QueueInner {
             seq,
             id,
             body: nm.body,
-            extra: MsgExtra::boxed(
-                nm.attrs,
-                if q_fifo { nm.group } else { None },
+            extra: MsgExtra {
+                attrs: nm.attrs,
+                group: if q_fifo { nm.group } else { None },
                 dedup_id,
-                None,
-            ),
+                dlq_source: None,
+                trace_header: nm.trace_header,
+            }
+            .boxed(),
             sent_ms: now,
             first_recv_ms: 0,
             recv_count: 0,
@@ -1007,6 +1011,7 @@ mod tests {
             body: body.into(),
             group: q.fifo.then(|| "g".to_string()),
             dedup_id: q.fifo.then(|| body.to_string()),
+            trace_header: None,
             ..Default::default()
         };
         let fifo = q.fifo;
@@ -1053,6 +1058,7 @@ mod tests {
                 body: "b".into(),
                 group: Some(g.into()),
                 dedup_id: Some("same".into()),
+                trace_header: None,
                 ..Default::default()
             };
             q.send(true, nm, 0, 1).unwrap().stored.is_some()

@@ -73,8 +73,8 @@ fn pairs(p: &HashMap<String, String>, prefix: &str, k: &str, v: &str) -> Option<
     (!m.is_empty()).then_some(Value::Object(m))
 }
 
-fn message_attributes(p: &HashMap<String, String>) -> Option<Value> {
-    let m: Map<String, Value> = numbered(p, "MessageAttribute")
+fn message_attributes(p: &HashMap<String, String>, prefix: &str) -> Option<Value> {
+    let m: Map<String, Value> = numbered(p, prefix)
         .into_values()
         .filter_map(|e| {
             let name = e.get("Name")?.clone();
@@ -119,8 +119,11 @@ pub fn to_json(p: &HashMap<String, String>) -> Value {
             o.insert(dst.into(), l);
         }
     }
-    if let Some(m) = message_attributes(p) {
+    if let Some(m) = message_attributes(p, "MessageAttribute") {
         o.insert("MessageAttributes".into(), m);
+    }
+    if let Some(m) = message_attributes(p, "MessageSystemAttribute") {
+        o.insert("MessageSystemAttributes".into(), m);
     }
     for prefix in [
         "SendMessageBatchRequestEntry",

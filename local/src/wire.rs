@@ -62,6 +62,33 @@ pub(crate) fn str_list(v: &Value, k: &str) -> Vec<String> {
 }
 
 /// Parses `MessageAttributes` of the JSON protocol.
+/// The `AWSTraceHeader` of `MessageSystemAttributes` (the only system attribute a sender may set), checked
+/// as SQS checks it: a String of at most 256 characters (X-Ray's header).
+pub(crate) fn parse_trace_header(v: &Value) -> Result<Option<String>, ApiError> {
+    let Some(m) = v.get("MessageSystemAttributes").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    let mut header = None;
+    for (name, a) in m {
+        if name != "AWSTraceHeader" {
+            return Err(ApiError::invalid_parameter(format!(
+                "Message system attribute name '{name}' is invalid: only AWSTraceHeader may be set."
+            )));
+        }
+        let value = match (get_str(a, "DataType"), get_str(a, "StringValue")) {
+            (Some("String"), Some(v)) if !v.is_empty() && v.len() <= 256 => v,
+            _ => {
+                return Err(ApiError::invalid_parameter(
+                    "The message system attribute 'AWSTraceHeader' must be a String of 1 to 256 characters."
+                        .to_string(),
+                ))
+            }
+        };
+        header = Some(value.to_string());
+    }
+    Ok(header)
+}
+
 pub(crate) fn parse_message_attributes(v: &Value) -> Result<BTreeMap<String, AttrValue>, ApiError> {
     let mut out = BTreeMap::new();
     let Some(m) = v.get("MessageAttributes").and_then(Value::as_object) else {

@@ -272,6 +272,7 @@ async fn a_message_moved_along_a_redrive_cycle_is_never_stranded() {
         group: None,
         dedup: None,
         dlq_src: None,
+        trace: None,
         visible_at: 0,
         recv: 1,
     };

@@ -19,6 +19,7 @@ pub(super) fn to_stored(m: &Msg) -> StoredMsg {
         group: m.group().cloned(),
         dedup: m.dedup_id().cloned(),
         dlq_src: m.dlq_source().cloned(),
+        trace: m.trace_header().cloned(),
         visible_at: if m.state == MsgState::Delayed {
             m.deadline
         } else {
@@ -36,7 +37,14 @@ pub(super) fn from_stored(s: StoredMsg) -> Msg {
         seq: s.seq,
         id: crate::util::parse_uuid(&s.id).unwrap_or_else(crate::util::uuid_u128),
         body: s.body,
-        extra: crate::queue::MsgExtra::boxed(s.attrs, s.group, s.dedup, s.dlq_src),
+        extra: crate::queue::MsgExtra {
+            attrs: s.attrs,
+            group: s.group,
+            dedup_id: s.dedup,
+            dlq_source: s.dlq_src,
+            trace_header: s.trace,
+        }
+        .boxed(),
         sent_ms: s.sent,
         first_recv_ms: 0,
         dlq_base,

@@ -12,7 +12,7 @@ use crate::queue::{
 use crate::util::AttrValue;
 use crate::wire::{
     attrs_to_json, batch_entries, failed_entry, get_int, get_str, parse_message_attributes,
-    req_str, str_list,
+    parse_trace_header, req_str, str_list,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -61,6 +61,9 @@ fn received_json(r: &Received, sys: &[String], attr_names: &[String]) -> Value {
     }
     if let Some(s) = m.dlq_source() {
         put("DeadLetterQueueSourceArn", s.clone());
+    }
+    if let Some(t) = m.trace_header() {
+        put("AWSTraceHeader", t.clone());
     }
     if !a.is_empty() {
         o.insert("Attributes".into(), Value::Object(a));
@@ -125,6 +128,7 @@ impl Engine {
             delay: delay.map(|d| d as u32),
             group: get_str(e, "MessageGroupId").map(str::to_string),
             dedup_id: get_str(e, "MessageDeduplicationId").map(str::to_string),
+            trace_header: parse_trace_header(e)?,
         })
     }
 

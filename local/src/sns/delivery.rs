@@ -60,6 +60,7 @@ impl Engine {
                 delay: None,
                 group: if d.fifo { pb.group.clone() } else { None },
                 dedup_id: d.fifo.then(|| dedup.unwrap_or(message_id).to_string()),
+                trace_header: None,
             };
             self.send(d, nm)
         });

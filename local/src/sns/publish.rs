@@ -252,6 +252,7 @@ impl Engine {
                     } else {
                         None
                     },
+                    trace_header: None,
                 };
                 if let Err(e) = self.send(&q, nm) {
                     self.delivery_failed(sub, &pb, &message_id, dedup.as_deref(), envelope, &e);

@@ -2,13 +2,14 @@
 //! deliveries (`delivery.rs`); what they read is a `mega_message` (`message.rs`).
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mega_core::json;
 use mega_core::{Map, Value};
 
+use mega_core::listen::metrics::MetricsAddress;
 use mega_core::listen::{
     Deliveries, Handler, HandlerError, ListenerConfig, Message, ProcessStatus, SqsListener, Stats,
     StatsSnapshot, Subscriber, SubscriberKind, UnmatchedPolicy,
@@ -174,8 +175,8 @@ pub struct mega_listener {
     /// shutdown.
     stop: Arc<AtomicBool>,
     running: AtomicBool,
-    /// The metrics endpoint's port while a run serves it, else 0.
-    metrics_port: AtomicU16,
+    /// Where the metrics endpoint listens while a run serves it.
+    metrics: MetricsAddress,
 }
 
 /// A new listener on the queue at `queue_url`, with no subscribers. Nothing is contacted until
@@ -199,11 +200,11 @@ pub unsafe extern "C" fn mega_listener_new(
         let inner = SqsListener::new(&s.inner, config);
         let l = Box::new(mega_listener {
             stats: inner.stats(),
+            metrics: inner.metrics_address(),
             inner: Mutex::new(inner),
             deliveries: Deliveries::new(DELIVERY_CAPACITY),
             stop: Arc::new(AtomicBool::new(false)),
             running: AtomicBool::new(false),
-            metrics_port: AtomicU16::new(0),
         });
         // SAFETY: checked non-NULL.
         unsafe { write_out(out, Box::into_raw(l)) };
@@ -394,7 +395,7 @@ pub unsafe extern "C" fn mega_listener_metrics_port(
         // SAFETY: a live object or NULL.
         let l = unsafe { arg_ref(listener, "listener") }?;
         // SAFETY: checked non-NULL.
-        unsafe { write_out(out, l.metrics_port.load(Ordering::Acquire)) };
+        unsafe { write_out(out, l.metrics.get().map_or(0, |a| a.port())) };
         Ok(())
     })
 }
@@ -576,19 +577,7 @@ fn run(l: &mega_listener) -> Result<(), Error> {
         if l.stop.load(Ordering::Acquire) {
             listener.shutdown_handle().shutdown();
         }
-        // The metrics endpoint's address is known once the run bound it: copied where any thread reads it.
-        let listen = listener.listen();
-        tokio::pin!(listen);
-        let result = loop {
-            tokio::select! {
-                r = &mut listen => break r,
-                _ = tokio::time::sleep(Duration::from_millis(5)) => {
-                    let port = listener.metrics_addr().map_or(0, |a| a.port());
-                    l.metrics_port.store(port, Ordering::Release);
-                }
-            }
-        };
-        l.metrics_port.store(0, Ordering::Release);
+        let result = listener.listen().await;
         watcher.abort();
         result
     })?;
@@ -720,11 +709,11 @@ mod tests {
         let inner = SqsListener::new(&AwsSettings::default(), config);
         let l = mega_listener {
             stats: inner.stats(),
+            metrics: inner.metrics_address(),
             inner: Mutex::new(inner),
             deliveries: Deliveries::new(1),
             stop: Arc::new(AtomicBool::new(true)),
             running: AtomicBool::new(true),
-            metrics_port: AtomicU16::new(0),
         };
         // As mega_listener_run does, with a run that panics.
         let result = guard("test", || {

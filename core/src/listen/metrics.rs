@@ -2,7 +2,7 @@
 //! A tiny HTTP/1.1 server: one request per connection, a bounded request head, a read timeout.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +11,22 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::{ListenerError, Stats, StatsSnapshot};
+
+/// Where a listener's metrics endpoint listens while it runs, readable from any thread while the listener
+/// itself is busy running ([`SqsListener::metrics_address`](super::SqsListener::metrics_address)).
+#[derive(Clone, Debug, Default)]
+pub struct MetricsAddress(Arc<Mutex<Option<SocketAddr>>>);
+
+impl MetricsAddress {
+    /// The bound address (port 0 resolved), `None` when the endpoint is not serving.
+    pub fn get(&self) -> Option<SocketAddr> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set(&self, addr: Option<SocketAddr>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+    }
+}
 
 /// `9464` or `:9464` (loopback), `127.0.0.1:9464`, `[::1]:9464`, `localhost:9464`, `0.0.0.0:9464`.
 pub(crate) fn parse_addr(text: &str) -> Result<SocketAddr, String> {

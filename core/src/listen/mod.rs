@@ -131,7 +131,7 @@ pub struct SqsListener {
     /// The store made from `config.completion_store` (kept across runs), with the URL it was made from.
     url_store: Mutex<Option<(String, Arc<dyn CompletionStore>)>>,
     /// Where the metrics endpoint of the current run listens.
-    metrics_bound: Mutex<Option<std::net::SocketAddr>>,
+    metrics_bound: metrics::MetricsAddress,
 }
 
 impl SqsListener {
@@ -155,7 +155,7 @@ impl SqsListener {
             stop: ShutdownHandle::default(),
             running: AtomicBool::new(false),
             url_store: Mutex::new(None),
-            metrics_bound: Mutex::new(None),
+            metrics_bound: metrics::MetricsAddress::default(),
         }
     }
 
@@ -209,7 +209,13 @@ impl SqsListener {
     /// The address the metrics endpoint listens on while the listener runs (`metrics_addr` resolved, port 0
     /// included), `None` when it is not serving.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.metrics_bound.lock().ok().and_then(|a| *a)
+        self.metrics_bound.get()
+    }
+
+    /// A handle on [`metrics_addr`](Self::metrics_addr) that stays readable while the listener runs (for a
+    /// host that lends the listener to its run, as the C ABI does with [`stats`](Self::stats)).
+    pub fn metrics_address(&self) -> metrics::MetricsAddress {
+        self.metrics_bound.clone()
     }
 
     /// The completion store a run uses: the one set in code, else the one `config.completion_store` names
@@ -347,9 +353,7 @@ impl SqsListener {
         let metrics = match &self.config.metrics_addr {
             Some(addr) => {
                 let server = metrics::MetricsServer::bind(addr, &self.config.queue_url).await?;
-                if let Ok(mut bound) = self.metrics_bound.lock() {
-                    *bound = Some(server.local_addr());
-                }
+                self.metrics_bound.set(Some(server.local_addr()));
                 Some(tokio::spawn(
                     server.serve(self.stats.clone(), soft_stop.clone()),
                 ))
@@ -420,9 +424,7 @@ impl SqsListener {
         if let Some(server) = metrics {
             let _ = server.await;
         }
-        if let Ok(mut bound) = self.metrics_bound.lock() {
-            *bound = None;
-        }
+        self.metrics_bound.set(None);
         let snapshot = self.stats.snapshot();
         info!(
             received = snapshot.received,

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -49,6 +49,32 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
         Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
         _ => 0,
     }
+}
+
+/// The condition of a renewal and a release: the mark is still this claim's (the same condition, so the
+/// two always agree on what "held" means).
+const HELD: &str = "#t = :token AND #s = :run";
+
+/// The names and values `HELD` uses.
+fn held_by(token: &str) -> (HashMap<String, String>, HashMap<String, AttributeValue>) {
+    (
+        HashMap::from([
+            ("#s".to_owned(), "state".to_owned()),
+            ("#t".to_owned(), "token".to_owned()),
+        ]),
+        HashMap::from([
+            (":token".to_owned(), s(token)),
+            (":run".to_owned(), s("run")),
+        ]),
+    )
+}
+
+/// Whether a call failed only because its condition did not hold (any operation's error).
+fn condition_failed<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    e.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
 }
 
 fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
@@ -148,7 +174,7 @@ impl DynamoDbCompletionStore {
         e: SdkError<E, aws_smithy_runtime_api::http::Response>,
     ) -> StoreError
     where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         self.error(operation, AwsError::from_sdk(operation, e))
     }
@@ -246,6 +272,8 @@ impl CompletionStore for DynamoDbCompletionStore {
     ) -> StoreFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let lease_until = now_ms() + self.options.lease.as_millis() as u64;
+            let (names, mut values) = held_by(token);
+            values.insert(":until".to_owned(), n(lease_until));
             let r = self
                 .client()
                 .await
@@ -253,22 +281,14 @@ impl CompletionStore for DynamoDbCompletionStore {
                 .table_name(&self.table)
                 .key("pk", s(self.key_of(key, subscriber)))
                 .update_expression("SET lease_until = :until")
-                .condition_expression("#t = :token AND #s = :run")
-                .expression_attribute_names("#s", "state")
-                .expression_attribute_names("#t", "token")
-                .expression_attribute_values(":token", s(token))
-                .expression_attribute_values(":run", s("run"))
-                .expression_attribute_values(":until", n(lease_until))
+                .condition_expression(HELD)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
                 .send()
                 .await;
             match r {
                 Ok(_) => Ok(true),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(false)
-                }
+                Err(e) if condition_failed(&e) => Ok(false),
                 Err(e) => Err(self.sdk_error("UpdateItem", e)),
             }
         })
@@ -304,27 +324,21 @@ impl CompletionStore for DynamoDbCompletionStore {
         token: &'a str,
     ) -> StoreFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let (names, values) = held_by(token);
             let r = self
                 .client()
                 .await
                 .delete_item()
                 .table_name(&self.table)
                 .key("pk", s(self.key_of(key, subscriber)))
-                .condition_expression("#t = :token AND #s = :run")
-                .expression_attribute_names("#s", "state")
-                .expression_attribute_names("#t", "token")
-                .expression_attribute_values(":token", s(token))
-                .expression_attribute_values(":run", s("run"))
+                .condition_expression(HELD)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
                 .send()
                 .await;
             match r {
                 Ok(_) => Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Ok(())
-                }
+                Err(e) if condition_failed(&e) => Ok(()),
                 Err(e) => Err(self.sdk_error("DeleteItem", e)),
             }
         })

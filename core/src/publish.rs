@@ -388,7 +388,7 @@ fn trace_context(
             .sum::<usize>()
         + TRACEPARENT_ATTRIBUTE.len()
         + "String".len()
-        + context.traceparent().len();
+        + TraceContext::TRACEPARENT_LEN;
     (size <= max_message_bytes).then_some(context)
 }
 

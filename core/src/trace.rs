@@ -161,6 +161,9 @@ impl TraceContext {
         }
     }
 
+    /// The length of every `traceparent` this writes (`00-` 32 hex `-` 16 hex `-` 2 hex).
+    pub const TRACEPARENT_LEN: usize = 55;
+
     pub fn traceparent(&self) -> String {
         format!(
             "00-{:032x}-{:016x}-{:02x}",
@@ -262,6 +265,10 @@ mod tests {
         let t = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let c = TraceContext::parse(t).unwrap();
         assert_eq!(c.traceparent(), t);
+        assert_eq!(
+            TraceContext::new_root().traceparent().len(),
+            TraceContext::TRACEPARENT_LEN
+        );
         assert_eq!(c.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
         let child = c.child();
         assert_eq!(child.trace_id, c.trace_id);
